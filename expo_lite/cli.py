@@ -1,0 +1,74 @@
+"""`expo-lite` command line: a thin typer layer over functions a notebook can call directly."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .config import ConfigError, load_config
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="ExPO (self-explanation RL) on one GPU.")
+
+ConfigArg = Annotated[Optional[Path], typer.Argument(help="YAML config; omit for the embedded offline demo.")]  # noqa: UP045
+SetOpt = Annotated[
+    Optional[list[str]],  # noqa: UP045
+    typer.Option("--set", help="Override a config value, e.g. --set train.max_steps=10 (repeatable)."),
+]
+
+
+def _load(config: Path | None, overrides: list[str] | None):
+    try:
+        return load_config(config, overrides or [])
+    except ConfigError as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def train(
+    config: ConfigArg = None,
+    set_: SetOpt = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in train.run_name.")] = False,
+    no_tui: Annotated[bool, typer.Option("--no-tui", help="Plain log lines instead of the live dashboard.")] = False,
+) -> None:
+    """Train with the configured algorithm (default: ExP-GRPO on the embedded model and task)."""
+    cfg = _load(config, set_)
+    if no_tui:
+        cfg.log.tui = False
+    from .model import ModelLoadError
+    from .train import run_training
+
+    try:
+        run_training(cfg, resume=resume)
+    except (ModelLoadError, FileNotFoundError, ValueError) as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        typer.secho("interrupted", fg=typer.colors.YELLOW, err=True)
+        raise typer.Exit(130) from None
+
+
+@app.command("config")
+def show_config(config: ConfigArg = None, set_: SetOpt = None) -> None:
+    """Validate a config and print it fully resolved (every default filled in)."""
+    cfg = _load(config, set_)
+    sys.stdout.write(cfg.to_yaml())
+
+
+@app.command()
+def doctor() -> None:
+    """Versions, the backend `auto` would pick, and whether the embedded model is ready."""
+    from .doctor import collect, render
+
+    render(collect())
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,280 @@
+"""Run configuration: YAML -> pydantic, with errors that name the key and say what would be accepted.
+
+One `ExpoConfig` holds everything a run needs, split into sections that mirror the pipeline
+(model -> lora -> task -> explain -> algo -> train -> eval -> log). The defaults *are* the embedded
+demo: `ExpoConfig()` trains the embedded SmolLM2 model on the embedded arithmetic task, so
+`expo-lite train` with no file works offline.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+EMBEDDED_MODEL = "embedded:smollm2-135m"
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used; the message lists every problem with its key path."""
+
+
+class _Section(BaseModel):
+    # extra="forbid" is what turns a typo into an error instead of a silently ignored key.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelConfig(_Section):
+    name: str = Field(EMBEDDED_MODEL, description="Hub id, local directory, or 'embedded:smollm2-135m'.")
+    backend: Literal["auto", "unsloth", "hf"] = "auto"
+    load_in_4bit: bool = True
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    max_seq_length: int = Field(1024, gt=0)
+    gradient_checkpointing: bool = True
+    trust_remote_code: bool = False
+    chat_template: str | None = Field(None, description="Jinja chat template overriding the tokenizer's.")
+
+
+class LoraSection(_Section):
+    r: int = Field(16, gt=0)
+    alpha: int = Field(16, gt=0)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    target_modules: list[str] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    )
+    seed: int = 3407
+
+
+class TaskConfig(_Section):
+    name: Literal["arithmetic", "gsm8k", "math", "local"] = "arithmetic"
+    path: str | None = Field(None, description="Local file/dir for gsm8k, math or local tasks.")
+    split: str = "train"
+    eval_split: str = "test"
+    levels: list[int] | None = None
+    types: list[str] | None = None
+    columns: dict[str, str] = Field(default_factory=dict, description="Column map for local files.")
+    answer_format: Literal["auto", "boxed", "hash"] = "auto"
+    max_samples: int | None = Field(None, gt=0)
+    num_problems: int = Field(200, gt=0, description="Problems generated per level by the arithmetic task.")
+    seed: int = 0
+
+    @field_validator("levels")
+    @classmethod
+    def _levels_in_range(cls, levels: list[int] | None) -> list[int] | None:
+        if levels is not None:
+            bad = [lv for lv in levels if not 1 <= lv <= 5]
+            if bad:
+                raise ValueError(f"levels must be between 1 and 5, got {bad}")
+        return levels
+
+
+class ExplainConfig(_Section):
+    num_tries: int = Field(2, gt=0)
+    temperature: float = Field(0.7, ge=0.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    max_new_tokens: int = Field(256, gt=0)
+    min_reasoning_tokens: int = Field(8, ge=0)
+    leak_phrases: list[str] = Field(
+        default_factory=lambda: [
+            "the given answer", "the provided answer", "we were told", "as provided", "as given",
+            "the answer is given", "given that the answer", "the hint",
+        ]
+    )
+
+
+class AlgoConfig(_Section):
+    name: Literal["exp_grpo", "grpo", "grpo_sft_gt", "exp_dpo"] = "exp_grpo"
+    beta: float = Field(0.04, ge=0.0, description="Weight of the SFT term on self-explanations (paper: 0.04).")
+    beta_schedule: Literal["constant", "linear", "cosine"] = "constant"
+    beta_min: float = Field(0.0, ge=0.0)
+    positive_source: Literal["self_explanation", "expert_cot", "none"] | None = Field(
+        None, description="Defaults from the algorithm: exp_grpo/exp_dpo -> self_explanation, grpo -> none, grpo_sft_gt -> expert_cot."
+    )
+    explain_on: Literal["all", "unsolved"] = "all"
+    num_generations: int = Field(4, gt=1)
+    kl_beta: float = Field(0.0, ge=0.0, description="TRL's KL coefficient (GRPOConfig.beta).")
+    epsilon: float = Field(0.2, gt=0.0)
+    mode: Literal["offline", "online"] = "offline"
+    rounds: int = Field(2, gt=0)
+    dpo_beta: float = Field(0.1, gt=0.0)
+    dpo_sft_weight: float = Field(0.0, ge=0.0)
+
+    @model_validator(mode="after")
+    def _default_positive_source(self) -> AlgoConfig:
+        if self.positive_source is None:
+            default = {"grpo": "none", "grpo_sft_gt": "expert_cot"}.get(self.name, "self_explanation")
+            object.__setattr__(self, "positive_source", default)
+        if self.beta_min > self.beta:
+            raise ValueError(f"beta_min ({self.beta_min}) must not exceed beta ({self.beta})")
+        return self
+
+
+class TrainConfig(_Section):
+    run_name: str = "demo"
+    output_dir: str = "runs"
+    max_steps: int = Field(4, gt=0)
+    learning_rate: float = Field(5e-5, gt=0.0)
+    per_device_train_batch_size: int = Field(8, gt=0)
+    gradient_accumulation_steps: int = Field(1, gt=0)
+    max_prompt_length: int = Field(256, gt=0)
+    max_completion_length: int = Field(64, gt=0)
+    temperature: float = Field(0.7, ge=0.0)
+    warmup_ratio: float = Field(0.0, ge=0.0, le=1.0)
+    lr_scheduler_type: str = "constant"
+    optim: str = "adamw_torch"
+    weight_decay: float = Field(0.0, ge=0.0)
+    adam_beta1: float = Field(0.9, ge=0.0, lt=1.0)
+    adam_beta2: float = Field(0.999, ge=0.0, lt=1.0)
+    max_grad_norm: float = Field(1.0, gt=0.0)
+    logging_steps: int = Field(1, gt=0)
+    save_steps: int = Field(2, gt=0)
+    seed: int = 42
+
+    @field_validator("run_name")
+    @classmethod
+    def _safe_run_name(cls, name: str) -> str:
+        if not name or "/" in name or "\\" in name or name in {".", ".."}:
+            raise ValueError(f"run_name must be a plain folder name (no slashes), got {name!r}")
+        return name
+
+
+class EvalConfig(_Section):
+    k: int = Field(4, gt=0)
+    n: int = Field(4, gt=0)
+    temperature: float = Field(0.7, ge=0.0)
+    max_new_tokens: int = Field(256, gt=0)
+    max_samples: int | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _n_at_least_k(self) -> EvalConfig:
+        if self.n < self.k:
+            raise ValueError(f"n ({self.n}) must be >= k ({self.k}) for the unbiased pass@k estimator")
+        return self
+
+
+class LogConfig(_Section):
+    tui: bool = True
+    report_to: list[str] = Field(default_factory=list)
+
+
+class ExpoConfig(_Section):
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    lora: LoraSection = Field(default_factory=LoraSection)
+    task: TaskConfig = Field(default_factory=TaskConfig)
+    explain: ExplainConfig = Field(default_factory=ExplainConfig)
+    algo: AlgoConfig = Field(default_factory=AlgoConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+    log: LogConfig = Field(default_factory=LogConfig)
+
+    def run_dir(self) -> Path:
+        return Path(self.train.output_dir) / self.train.run_name
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+# ---------------------------------------------------------------- loading and error messages
+
+
+def _field_names(model_cls: type[BaseModel], path: tuple[str | int, ...]) -> list[str]:
+    """The valid keys at `path` inside ExpoConfig (for 'did you mean' suggestions)."""
+    cls: Any = model_cls
+    for part in path:
+        field = cls.model_fields.get(part) if isinstance(part, str) else None
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        cls = annotation
+    return list(cls.model_fields)
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = tuple(error["loc"])
+    key = ".".join(str(p) for p in loc) or "<root>"
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        valid = _field_names(ExpoConfig, loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.5)
+        hint = f" Did you mean '{'.'.join([*map(str, loc[:-1]), close[0]])}'?" if close else ""
+        return f"{key}: unknown key.{hint} Valid keys here: {', '.join(valid)}."
+    if kind == "literal_error":
+        allowed = error.get("ctx", {}).get("expected", "")
+        return f"{key}: {error['input']!r} is not allowed; choose one of {allowed}."
+    if kind == "value_error":  # our own validators already quote the offending value
+        return f"{key}: {error['msg'].removeprefix('Value error, ')}."
+    got = error.get("input")
+    shown = "" if isinstance(got, dict) else f" (got {got!r})"
+    return f"{key}: {error['msg']}{shown}."
+
+
+def _raise_config_error(err: ValidationError, source: str) -> None:
+    lines = [_describe(e) for e in err.errors()]
+    raise ConfigError(f"Invalid config ({source}):\n  - " + "\n  - ".join(lines)) from None
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """'train.max_steps=10' -> (['train', 'max_steps'], 10). Values are parsed as YAML scalars/lists."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected KEY=VALUE, e.g. --set train.max_steps=10")
+    key, raw = text.split("=", 1)
+    parts = [p for p in key.strip().split(".") if p]
+    if not parts:
+        raise ConfigError(f"--set {text!r}: the key before '=' is empty")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {key}: value {raw!r} is not valid YAML ({exc.problem})") from None
+    return parts, value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    for text in overrides:
+        parts, value = parse_override(text)
+        node = data
+        for i, part in enumerate(parts[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                where = ".".join(parts[: i + 1])
+                raise ConfigError(f"--set {text!r}: {where} is a value, not a section")
+            node = child
+        node[parts[-1]] = value
+    return data
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> ExpoConfig:
+    """Read a YAML config (or the embedded defaults when `path` is None) and apply `--set` overrides."""
+    source = "defaults" if path is None else str(path)
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"Config file not found: {path}. Pass a YAML file such as configs/demo.yaml.")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"Config file {path} is not UTF-8 text ({exc.reason} at byte {exc.start}).") from None
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            raise ConfigError(f"Config file {path} is not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(
+                f"Config file {path} must hold a mapping of sections (model:, task:, ...), got {type(loaded).__name__}."
+            )
+        data = loaded
+    if overrides:
+        source += " + --set overrides"
+        data = apply_overrides(data, overrides)
+    try:
+        return ExpoConfig.model_validate(data)
+    except ValidationError as err:
+        _raise_config_error(err, source)
+        raise  # unreachable; keeps type checkers happy

@@ -1,0 +1,234 @@
+"""Load a causal LM with a LoRA adapter, optionally 4-bit, through Unsloth or plain transformers + peft.
+
+`backend: auto` picks Unsloth when a CUDA GPU is present and `unsloth` imports; otherwise the `hf`
+backend (transformers + bitsandbytes + peft), which is what runs on CPU. `backend: unsloth` on a CPU
+machine uses Unsloth's CPU backend (unsloth >= 2026.10.9). Either way the caller gets a peft model
+whose only trainable parameters are the LoRA matrices, and a tokenizer that pads on the left (what
+batched generation needs) with a pad token distinct from nothing-at-all.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import EMBEDDED_MODEL, ExpoConfig, LoraSection, ModelConfig
+
+
+class ModelLoadError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class BackendChoice:
+    name: str  # "unsloth" | "hf"
+    reason: str
+
+
+def cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def unsloth_installed() -> bool:
+    return importlib.util.find_spec("unsloth") is not None
+
+
+def choose_backend(requested: str) -> BackendChoice:
+    """Resolve `auto` without importing unsloth (its import patches transformers and TRL globally)."""
+    if requested == "hf":
+        return BackendChoice("hf", "requested")
+    if requested == "unsloth":
+        if not unsloth_installed():
+            raise ModelLoadError(
+                "model.backend is 'unsloth' but the unsloth package is not installed. "
+                "Install it with `pip install \"expo-lite[unsloth]\"` (GPU) or use model.backend: hf."
+            )
+        return BackendChoice("unsloth", "requested")
+    if requested != "auto":
+        raise ModelLoadError(f"model.backend must be one of auto, unsloth, hf; got {requested!r}")
+    if not cuda_available():
+        return BackendChoice("hf", "no CUDA GPU: transformers + peft + bitsandbytes")
+    if not unsloth_installed():
+        return BackendChoice("hf", "CUDA GPU found but unsloth is not installed")
+    return BackendChoice("unsloth", "CUDA GPU found and unsloth is installed")
+
+
+def resolve_model_path(name: str) -> str:
+    """Map the embedded alias to its converted checkpoint; leave hub ids and local paths as given."""
+    if name == EMBEDDED_MODEL:
+        from .embedded import ensure_embedded_model
+
+        return str(ensure_embedded_model())
+    if name.startswith("embedded:"):
+        raise ModelLoadError(f"Unknown embedded model {name!r}; the only embedded model is {EMBEDDED_MODEL!r}.")
+    return name
+
+
+def _looks_local(name: str) -> bool:
+    return name.startswith((".", "/", "~")) or os.sep in name.strip("/").split("/", 1)[-1] or Path(name).exists()
+
+
+def _check_loadable(name: str) -> None:
+    """Fail early, with what to do, when a model can be neither found locally nor downloaded."""
+    path = Path(name).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise ModelLoadError(f"model.name {name!r} is a directory without config.json; expected a saved model.")
+        return
+    if _looks_local(name):
+        raise ModelLoadError(f"model.name {name!r}: no such directory.")
+    from huggingface_hub import try_to_load_from_cache
+
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0") and not isinstance(
+        try_to_load_from_cache(name, "config.json"), str
+    ):
+        raise ModelLoadError(_offline_message(name))
+
+
+def _offline_message(name: str) -> str:
+    return (
+        f"Cannot load {name!r}: it is not in the local Hugging Face cache and the hub cannot be reached "
+        f"(offline). Download it on a machine with internet (`hf download {name}`) and copy the cache, "
+        f"or set model.name to a local directory holding the model (config.json + weights + tokenizer). "
+        f"The offline default is model.name: {EMBEDDED_MODEL}."
+    )
+
+
+def torch_dtype(name: str, on_gpu: bool):
+    import torch
+
+    if name == "auto":
+        if on_gpu:
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32  # bf16 matmuls are emulated on most CPUs
+    return getattr(torch, name)
+
+
+def prepare_tokenizer(tokenizer: Any, chat_template: str | None = None) -> Any:
+    """Left padding and a pad token: batched `generate` needs both, TRL's trainers expect them."""
+    if chat_template:
+        tokenizer.chat_template = chat_template
+    if tokenizer.chat_template is None:
+        raise ModelLoadError(
+            "The tokenizer has no chat template; set model.chat_template in the config (a Jinja template)."
+        )
+    if tokenizer.pad_token is None:
+        # Prefer a dedicated token the model never has to emit over reusing eos.
+        for candidate in ("<|finetune_right_pad_id|>", "<|endoftext|>", "<pad>", "<unk>"):
+            if candidate in tokenizer.get_vocab() and candidate != tokenizer.eos_token:
+                tokenizer.pad_token = candidate
+                break
+        else:
+            tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"
+    return tokenizer
+
+
+def lora_kwargs(lora: LoraSection) -> dict[str, Any]:
+    return dict(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=list(lora.target_modules))
+
+
+def _check_targets(model: Any, lora: LoraSection) -> None:
+    leaves = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    missing = [m for m in lora.target_modules if m not in leaves]
+    if missing:
+        raise ModelLoadError(
+            f"lora.target_modules: {missing} not found in this model. Linear layers it has include: "
+            f"{sorted(n for n in leaves if n.endswith('proj'))}."
+        )
+
+
+def _load_hf(path: str, mcfg: ModelConfig, lora: LoraSection):
+    import torch
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+    from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
+
+    dtype = torch_dtype(mcfg.dtype, cuda_available())
+    kwargs: dict[str, Any] = dict(dtype=dtype, trust_remote_code=mcfg.trust_remote_code)
+    if mcfg.load_in_4bit:
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=dtype,
+        )
+    if cuda_available():
+        kwargs["device_map"] = {"": torch.cuda.current_device()}
+    try:
+        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=mcfg.trust_remote_code)
+    except OSError as exc:
+        if "offline" in str(exc).lower() or "connect" in str(exc).lower() or "resolve" in str(exc).lower():
+            raise ModelLoadError(_offline_message(path)) from exc
+        raise ModelLoadError(f"Could not load model {path!r}: {exc}") from exc
+    _check_targets(model, lora)
+    gc_kwargs = {"use_reentrant": False}
+    if mcfg.load_in_4bit:
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=mcfg.gradient_checkpointing, gradient_checkpointing_kwargs=gc_kwargs
+        )
+    elif mcfg.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=gc_kwargs)
+        model.enable_input_require_grads()
+    if mcfg.gradient_checkpointing:
+        model.config.use_cache = False  # generation turns it back on per call
+    torch.manual_seed(lora.seed)
+    model = get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", bias="none", **lora_kwargs(lora)))
+    return model, tokenizer
+
+
+def _load_unsloth(path: str, mcfg: ModelConfig, lora: LoraSection):
+    import unsloth  # noqa: F401  (must come before trl/transformers trainers are used)
+    from unsloth import FastLanguageModel
+
+    dtype = None if mcfg.dtype == "auto" else torch_dtype(mcfg.dtype, cuda_available())
+    model, tokenizer = FastLanguageModel.from_pretrained(
+        path,
+        max_seq_length=mcfg.max_seq_length,
+        load_in_4bit=mcfg.load_in_4bit,
+        dtype=dtype,
+        trust_remote_code=mcfg.trust_remote_code,
+    )
+    _check_targets(model, lora)
+    model = FastLanguageModel.get_peft_model(
+        model,
+        bias="none",
+        use_gradient_checkpointing="unsloth" if mcfg.gradient_checkpointing else False,
+        random_state=lora.seed,
+        max_seq_length=mcfg.max_seq_length,
+        **lora_kwargs(lora),
+    )
+    return model, tokenizer
+
+
+def load_model(cfg: ExpoConfig | ModelConfig, lora: LoraSection | None = None):
+    """(peft model, tokenizer) for a config. Accepts the whole config or its model section + lora section."""
+    if isinstance(cfg, ExpoConfig):
+        mcfg, lora = cfg.model, cfg.lora
+    else:
+        mcfg, lora = cfg, lora or LoraSection()
+    backend = choose_backend(mcfg.backend)
+    path = resolve_model_path(mcfg.name)
+    _check_loadable(path)
+    loader = _load_unsloth if backend.name == "unsloth" else _load_hf
+    model, tokenizer = loader(path, mcfg, lora)
+    tokenizer = prepare_tokenizer(tokenizer, mcfg.chat_template)
+    if getattr(model.config, "pad_token_id", None) is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    model.expo_backend = backend.name
+    return model, tokenizer
+
+
+def trainable_parameter_names(model: Any) -> list[str]:
+    return [name for name, p in model.named_parameters() if p.requires_grad]
+
+
+def count_4bit_layers(model: Any) -> int:
+    import bitsandbytes as bnb
+
+    return sum(isinstance(m, bnb.nn.Linear4bit) for m in model.modules())

@@ -1,0 +1,120 @@
+"""Config system: YAML -> pydantic, --set overrides, and errors that name the offending key."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from expo_lite.config import ConfigError, ExpoConfig, load_config, parse_override
+
+from conftest import REPO
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "c.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_are_the_embedded_demo():
+    cfg = ExpoConfig()
+    assert cfg.model.name == "embedded:smollm2-135m"
+    assert cfg.task.name == "arithmetic"
+    assert cfg.algo.name == "exp_grpo"
+    assert cfg.algo.positive_source == "self_explanation"
+
+
+@pytest.mark.parametrize("name", ["demo.yaml", "qwen2.5-3b.yaml", "llama-3.2-3b.yaml"])
+def test_shipped_configs_validate(name):
+    cfg = load_config(REPO / "configs" / name)
+    assert cfg.train.max_steps > 0
+
+
+def test_overrides_apply_with_yaml_types(tmp_path):
+    cfg = load_config(
+        write(tmp_path, "train:\n  max_steps: 3\n"),
+        ["train.max_steps=10", "train.learning_rate=1e-4", "task.levels=[4, 5]", "model.backend=hf", "log.tui=false"],
+    )
+    assert cfg.train.max_steps == 10
+    assert cfg.train.learning_rate == pytest.approx(1e-4)
+    assert cfg.task.levels == [4, 5]
+    assert cfg.model.backend == "hf"
+    assert cfg.log.tui is False
+
+
+def test_resolved_config_round_trips(tmp_path):
+    cfg = load_config(None, ["algo.name=grpo", "train.max_steps=7"])
+    again = load_config(write(tmp_path, cfg.to_yaml()))
+    assert again == cfg
+    assert again.algo.positive_source == "none"  # filled from the algorithm, then saved explicitly
+
+
+def test_positive_source_follows_algorithm():
+    assert load_config(None, ["algo.name=grpo_sft_gt"]).algo.positive_source == "expert_cot"
+    assert load_config(None, ["algo.name=exp_dpo"]).algo.positive_source == "self_explanation"
+    assert load_config(None, ["algo.name=grpo", "algo.positive_source=expert_cot"]).algo.positive_source == "expert_cot"
+
+
+# Each bad config must produce an error whose text names the offending key (and, where useful, the fix).
+BAD_CONFIGS = [
+    ("train:\n  max_step: 3\n", ["train.max_step", "Did you mean 'train.max_steps'"]),
+    ("modle:\n  name: x\n", ["modle", "Did you mean 'model'"]),
+    ("model:\n  backend: gpu\n", ["model.backend", "'gpu'", "'unsloth'", "'hf'"]),
+    ("train:\n  learning_rate: fast\n", ["train.learning_rate", "'fast'"]),
+    ("lora:\n  r: 0\n", ["lora.r", "greater than 0"]),
+    ("task:\n  levels: [0, 6]\n", ["task.levels", "between 1 and 5"]),
+    ("eval:\n  k: 8\n  n: 4\n", ["eval", "n (4) must be >= k (8)"]),
+    ("algo:\n  name: ppo\n", ["algo.name", "'ppo'", "'exp_grpo'"]),
+    ("algo:\n  beta: 0.01\n  beta_min: 0.1\n", ["algo", "beta_min"]),
+    ("train:\n  run_name: ../escape\n", ["train.run_name", "no slashes"]),
+    ("train: 5\n", ["train", "valid dictionary"]),
+    ("lora:\n  target_modules: q_proj\n", ["lora.target_modules", "valid list"]),
+    ("algo:\n  explain_on: sometimes\n", ["algo.explain_on", "'unsolved'"]),
+    ("model:\n  load_in_4bit: maybe\n", ["model.load_in_4bit", "'maybe'"]),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), BAD_CONFIGS, ids=[e[0] for _, e in BAD_CONFIGS])
+def test_bad_config_names_the_key(tmp_path, text, expected):
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    message = str(info.value)
+    for fragment in expected:
+        assert fragment in message, f"{fragment!r} not in:\n{message}"
+
+
+def test_several_errors_are_reported_together(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, "train:\n  max_step: 3\nlora:\n  r: -2\n"))
+    assert "train.max_step" in str(info.value) and "lora.r" in str(info.value)
+
+
+def test_bad_override_and_bad_files(tmp_path):
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        load_config(None, ["train.max_steps"])
+    with pytest.raises(ConfigError, match="train.max_stpes.*Did you mean 'train.max_steps'"):
+        load_config(None, ["train.max_stpes=3"])
+    with pytest.raises(ConfigError, match="train is a value, not a section"):
+        load_config(write(tmp_path, "train: 1\n"), ["train.max_steps.x=3"])
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.yaml")
+    with pytest.raises(ConfigError, match="line 2"):
+        load_config(write(tmp_path, "model:\n\tname: x\n"))  # a tab on line 2
+    with pytest.raises(ConfigError, match="mapping of sections"):
+        load_config(write(tmp_path, "- a\n- b\n"))
+    bad = tmp_path / "latin1.yaml"
+    bad.write_bytes("train:\n  run_name: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_config(bad)
+
+
+def test_safe_load_refuses_python_objects(tmp_path):
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(write(tmp_path, "train: !!python/object/apply:os.system ['echo hi']\n"))
+
+
+def test_parse_override_values():
+    assert parse_override("a.b=1") == (["a", "b"], 1)
+    assert parse_override("a=[1, 2]") == (["a"], [1, 2])
+    assert parse_override("a=text with = sign") == (["a"], "text with = sign")
+    assert yaml.safe_load(ExpoConfig().to_yaml())["model"]["name"] == "embedded:smollm2-135m"

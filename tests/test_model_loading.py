@@ -1,0 +1,93 @@
+"""load_model on tiny random Llama / Qwen2: 4-bit + LoRA through the hf and the unsloth (CPU) backends."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from expo_lite.config import ExpoConfig
+from expo_lite.model import ModelLoadError, choose_backend, load_model
+
+from backend_checks import check_backend
+
+TESTS = Path(__file__).parent
+
+
+def assert_backend_facts(facts: dict, backend: str) -> None:
+    assert facts["backend"] == backend
+    assert facts["peft_class"] == "PeftModelForCausalLM"
+    # 2 layers x 7 projections, all NF4 (a silent fallback to 16-bit would show 0 here)
+    assert facts["linear4bit_layers"] == 14
+    assert facts["trainable"], "no trainable parameters"
+    assert all("lora_A" in n or "lora_B" in n for n in facts["trainable"]), facts["trainable"]
+    assert len(facts["trainable"]) == 28  # A and B for 14 adapted layers
+    assert facts["loss_finite"]
+    # Every gradient that flowed is on a LoRA matrix; lora_A gets none at init (B=0), lora_B must.
+    assert facts["with_grad"] and all("lora_" in n for n in facts["with_grad"])
+    assert any("lora_B" in n for n in facts["with_grad"])
+    assert facts["padding_side"] == "left" and facts["pad_is_set"]
+    assert facts["left_padded"], "the batch should contain left padding for this check to mean anything"
+    assert facts["batched_tokens"] == facts["single_tokens"]
+    assert all(len(t) > 0 for t in facts["batched_tokens"])
+    assert facts["still_training"], "generation must restore training mode"
+
+
+@pytest.mark.parametrize("arch", ["tiny_llama", "tiny_qwen2"])
+def test_hf_backend_4bit_lora(arch, request):
+    assert_backend_facts(check_backend("hf", str(request.getfixturevalue(arch))), "hf")
+
+
+def test_unsloth_cpu_backend_4bit_lora(tiny_llama, tiny_qwen2):
+    proc = subprocess.run(
+        [sys.executable, str(TESTS / "backend_checks.py"), "unsloth", str(tiny_llama), str(tiny_qwen2)],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(TESTS)},
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))
+    for facts in json.loads(line[len("RESULT "):]):
+        assert_backend_facts(facts, "unsloth")
+    assert "no GPU found, training on CPU" in proc.stdout + proc.stderr
+
+
+def test_auto_backend_is_hf_without_gpu():
+    import torch
+
+    choice = choose_backend("auto")
+    assert choice.name == ("hf" if not torch.cuda.is_available() else choice.name)
+    if not torch.cuda.is_available():
+        assert "no CUDA" in choice.reason
+
+
+def test_hub_name_offline_gives_clear_error(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    cfg = ExpoConfig.model_validate({"model": {"name": "Qwen/Qwen2.5-3B-Instruct-not-cached", "backend": "hf"}})
+    with pytest.raises(ModelLoadError) as info:
+        load_model(cfg)
+    message = str(info.value)
+    assert "Qwen/Qwen2.5-3B-Instruct-not-cached" in message and "offline" in message
+    assert "hf download" in message and "local directory" in message
+
+
+def test_missing_local_dir_and_dir_without_config(tmp_path):
+    with pytest.raises(ModelLoadError, match="no such directory"):
+        load_model(ExpoConfig.model_validate({"model": {"name": str(tmp_path / "nope"), "backend": "hf"}}))
+    with pytest.raises(ModelLoadError, match="without config.json"):
+        load_model(ExpoConfig.model_validate({"model": {"name": str(tmp_path), "backend": "hf"}}))
+
+
+def test_unknown_lora_target_is_named(tiny_llama):
+    cfg = ExpoConfig.model_validate(
+        {"model": {"name": str(tiny_llama), "backend": "hf"}, "lora": {"target_modules": ["q_proj", "qkv"]}}
+    )
+    with pytest.raises(ModelLoadError, match=r"lora.target_modules: \['qkv'\]"):
+        load_model(cfg)
+
+
+def test_unknown_embedded_alias():
+    with pytest.raises(ModelLoadError, match="only embedded model"):
+        load_model(ExpoConfig.model_validate({"model": {"name": "embedded:gpt5", "backend": "hf"}}))
