@@ -51,6 +51,26 @@ def train(
         raise typer.Exit(130) from None
 
 
+@app.command("explain")
+def explain_cmd(
+    config: ConfigArg = None,
+    set_: SetOpt = None,
+    split: Annotated[Optional[str], typer.Option(help="Task split (default: task.split).")] = None,  # noqa: UP045
+    limit: Annotated[Optional[int], typer.Option(help="Explain only the first N problems.")] = None,  # noqa: UP045
+) -> None:
+    """Write self-explanations for a task split and report valid rates and the NLL diagnostic."""
+    cfg = _load(config, set_)
+    from .diagnostics import run_explain
+    from .model import ModelLoadError
+    from .tasks import TaskError
+
+    try:
+        run_explain(cfg, split=split, limit=limit)
+    except (ModelLoadError, TaskError, FileNotFoundError) as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+
+
 @app.command("config")
 def show_config(config: ConfigArg = None, set_: SetOpt = None) -> None:
     """Validate a config and print it fully resolved (every default filled in)."""

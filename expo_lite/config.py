@@ -51,6 +51,7 @@ class LoraSection(_Section):
 class TaskConfig(_Section):
     name: Literal["arithmetic", "gsm8k", "math", "local"] = "arithmetic"
     path: str | None = Field(None, description="Local file/dir for gsm8k, math or local tasks.")
+    hub_id: str | None = Field(None, description="Override the hub dataset id of gsm8k/math.")
     split: str = "train"
     eval_split: str = "test"
     levels: list[int] | None = None
@@ -69,6 +70,29 @@ class TaskConfig(_Section):
             if bad:
                 raise ValueError(f"levels must be between 1 and 5, got {bad}")
         return levels
+
+
+class PromptConfig(_Section):
+    """P(q) and P_x(q, a*). The hint template must keep the standard prompt's wording and add only the
+    answer: the closer the two prompts, the more likely the self-explanation is under P(q)."""
+
+    system: str | None = None
+    template: str = "{question}\n\n{instruction}"
+    hint_template: str = (
+        "{question}\n\nThe correct final answer is {answer}. {instruction} "
+        "Explain it as if you were solving it yourself, without saying that the answer was given."
+    )
+
+    @model_validator(mode="after")
+    def _placeholders(self) -> PromptConfig:
+        for name, text, needed in (
+            ("template", self.template, ("{question}", "{instruction}")),
+            ("hint_template", self.hint_template, ("{question}", "{instruction}", "{answer}")),
+        ):
+            missing = [p for p in needed if p not in text]
+            if missing:
+                raise ValueError(f"prompt.{name} must contain {', '.join(needed)}; missing {', '.join(missing)}")
+        return self
 
 
 class ExplainConfig(_Section):
@@ -164,6 +188,7 @@ class ExpoConfig(_Section):
     model: ModelConfig = Field(default_factory=ModelConfig)
     lora: LoraSection = Field(default_factory=LoraSection)
     task: TaskConfig = Field(default_factory=TaskConfig)
+    prompt: PromptConfig = Field(default_factory=PromptConfig)
     explain: ExplainConfig = Field(default_factory=ExplainConfig)
     algo: AlgoConfig = Field(default_factory=AlgoConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)

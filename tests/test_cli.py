@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import yaml
 from typer.testing import CliRunner
 
@@ -44,13 +46,21 @@ def test_run_dir_never_overwrites(tmp_path):
 
 
 def test_train_on_embedded_default_writes_run_dir(embedded_model, tmp_path):
-    result = runner.invoke(
-        app, ["train", "--no-tui", "--set", f"train.output_dir={tmp_path}", "--set", "train.max_completion_length=24"]
-    )
+    result = runner.invoke(app, [
+        "train", "--no-tui", "--set", f"train.output_dir={tmp_path}", "--set", "train.max_completion_length=24",
+        "--set", "train.per_device_train_batch_size=4", "--set", "algo.num_generations=2",
+        "--set", "explain.max_new_tokens=32", "--set", "explain.num_tries=1",
+    ])
     assert result.exit_code == 0, result.output
     run = tmp_path / "demo"
     assert load_config(run / "config.yaml").train.max_completion_length == 24
-    assert (run / "samples.jsonl").read_text().count("\n") == 2
+    rollouts = [json.loads(line) for line in (run / "rollouts.jsonl").read_text().splitlines()]
+    assert len(rollouts) == 2 and all(len(r["rewards"]) == 2 and set(r["rewards"]) <= {0.0, 1.0} for r in rollouts)
+    assert (run / "explanations.jsonl").read_text().count("\n") == 2
+    preview = json.loads((run / "preview.json").read_text())
+    assert preview["groups"] == 2
+    assert preview["all_wrong_groups"] == sum(sum(r["rewards"]) == 0 for r in rollouts)
+    assert "no GRPO signal" in result.output
 
 
 def test_train_resume_without_run_is_clear_error(tmp_path):

@@ -1,0 +1,123 @@
+"""`expo-lite explain`: run the engine over a task split and report the method's own diagnostic.
+
+The paper's argument for self-explanations is that a good positive sample is (1) likely under the
+current policy and (2) leads to the right answer. Expert solutions satisfy (2), not (1). So besides
+valid rates and rejection reasons, we report the mean per-token NLL under P(q) of the chosen
+self-explanations and of the dataset's expert solutions, and their ratio (the paper saw ~2x).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+from .config import ExpoConfig
+from .explain import REASONS, Explanation, completion_ids_for, explain, normalised_target
+from .logprobs import SequenceScore, score_completions
+from .prompts import standard_prompt
+from .tasks import Problem
+
+
+def expert_scores(model: Any, tokenizer: Any, problems: list[Problem], fmt: str, cfg: ExpoConfig) -> list[SequenceScore | None]:
+    """NLL under P(q) of each problem's expert solution, formatted exactly like a self-explanation."""
+    with_solution = [p for p in problems if p.solution]
+    prompt_ids = [
+        tokenizer(standard_prompt(tokenizer, p.question, fmt, cfg.prompt), add_special_tokens=False)["input_ids"]
+        for p in with_solution
+    ]
+    completions = [completion_ids_for(tokenizer, normalised_target(p.solution or "", p.answer, fmt)) for p in with_solution]
+    scored = iter(score_completions(model, prompt_ids, completions, tokenizer.pad_token_id))
+    return [next(scored) if p.solution else None for p in problems]
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def summarize(records: list[Explanation], experts: list[SequenceScore | None]) -> dict[str, Any]:
+    by_level: dict[Any, list[Explanation]] = defaultdict(list)
+    for r in records:
+        by_level[r.level].append(r)
+    levels = {
+        str(level): {
+            "questions": len(rs),
+            "valid": sum(r.valid for r in rs),
+            "valid_rate": sum(r.valid for r in rs) / len(rs),
+            "reasons": dict(Counter(r.reason for r in rs if not r.valid)),
+        }
+        for level, rs in sorted(by_level.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))
+    }
+    self_nll = [-r.mean_logprob for r in records if r.valid and r.mean_logprob is not None]
+    expert_nll = [e.nll for e in experts if e is not None]
+    paired = [(-r.mean_logprob, e.nll) for r, e in zip(records, experts, strict=True) if r.valid and e is not None]
+    mean_self, mean_expert = _mean(self_nll), _mean(expert_nll)
+    return {
+        "questions": len(records),
+        "valid": sum(r.valid for r in records),
+        "valid_rate": sum(r.valid for r in records) / max(len(records), 1),
+        "reasons": {reason: sum(r.reason == reason for r in records) for reason in REASONS},
+        "try_reasons": dict(Counter(t for r in records for t in r.try_reasons)),
+        "by_level": levels,
+        "nll_self_explanation": mean_self,
+        "nll_expert": mean_expert,
+        "nll_ratio_expert_over_self": (mean_expert / mean_self) if mean_self and mean_expert is not None else None,
+        "paired_questions": len(paired),
+        "paired_nll_ratio": (_mean([e for _, e in paired]) / _mean([s for s, _ in paired])) if paired else None,
+    }
+
+
+def render_summary(summary: dict[str, Any], console: Any) -> None:
+    from rich.table import Table
+
+    table = Table(title="Self-explanations by level")
+    for col in ("level", "questions", "valid", "valid rate", *REASONS):
+        table.add_column(col, justify="right")
+    for level, row in summary["by_level"].items():
+        table.add_row(level, str(row["questions"]), str(row["valid"]), f"{row['valid_rate']:.0%}",
+                      *(str(row["reasons"].get(r, 0)) for r in REASONS))
+    table.add_row("all", str(summary["questions"]), str(summary["valid"]), f"{summary['valid_rate']:.0%}",
+                  *(str(summary["reasons"][r]) for r in REASONS), style="bold")
+    console.print(table)
+    nll = Table(title="Mean NLL per token under P(q) (the paper saw expert ≈ 2x self-explanation)")
+    nll.add_column("self-explanations", justify="right")
+    nll.add_column("expert solutions", justify="right")
+    nll.add_column("ratio expert/self", justify="right")
+    nll.add_column(f"paired ratio ({summary['paired_questions']} q)", justify="right")
+
+    def fmt(x: float | None, spec: str = ".3f") -> str:
+        return "n/a" if x is None else format(x, spec)
+
+    nll.add_row(fmt(summary["nll_self_explanation"]), fmt(summary["nll_expert"]),
+                fmt(summary["nll_ratio_expert_over_self"], ".2f"), fmt(summary["paired_nll_ratio"], ".2f"))
+    console.print(nll)
+
+
+def run_explain(cfg: ExpoConfig, split: str | None = None, limit: int | None = None, console: Any = None):
+    """Explain a task split into a run directory; returns (run dir, summary)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .io import append_jsonl, atomic_write_json
+    from .model import load_model
+    from .rundir import create_run_dir
+    from .tasks import load_task
+
+    console = console or Console()
+    task = load_task(cfg.task, split)
+    problems = task.problems[:limit] if limit else task.problems
+    console.print(task.summary())
+    run = create_run_dir(cfg)
+    model, tokenizer = load_model(cfg)
+    with Progress(TextColumn("explaining"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console, disable=not console.is_terminal) as bar:
+        job = bar.add_task("explain", total=len(problems))
+        records = explain(model, tokenizer, problems, task.answer_format, cfg.explain, cfg.prompt,
+                          progress=lambda n: bar.advance(job, n))
+    for rec in records:
+        append_jsonl(run.explanations_path, rec.to_json())
+    summary = summarize(records, expert_scores(model, tokenizer, problems, task.answer_format, cfg))
+    summary["skipped_rows"] = dict(task.skipped)
+    atomic_write_json(run.path / "explain_summary.json", summary)
+    render_summary(summary, console)
+    console.print(f"explanations: {run.explanations_path}\nsummary: {run.path / 'explain_summary.json'}")
+    return run, summary

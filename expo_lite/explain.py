@@ -1,0 +1,136 @@
+"""The self-explanation engine: the current policy writes its own reasoning to the known answer.
+
+For each question we sample `num_tries` completions of P_x(q, a*) and check each one, in this order:
+
+  truncated     no end-of-turn token within max_new_tokens
+  no_answer     no final answer can be extracted
+  wrong_answer  the final answer does not verify equal to a*
+  leak          the text admits it was handed the answer ("the given answer", ...)
+  too_short     fewer than min_reasoning_tokens tokens of reasoning before the final answer
+
+The sentence that states the final answer is replaced by the canonical line for a* in the task's
+format ("#### a*" or "The final answer is $\\boxed{a*}$."), so every target ends the same way.
+
+Among the valid tries we keep the one most likely under the *standard* prompt P(q) (highest mean
+token log-prob): that is the sample the policy could most plausibly have produced without the hint,
+which is what makes it a good positive. The training target is P(q) -> that text. A question with no valid try carries the
+reason of the try that passed the most checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .answers import answers_match, final_answer_span, sentence_start
+from .config import ExplainConfig, PromptConfig
+from .logprobs import score_completions
+from .prompts import final_line, hint_prompt, standard_prompt
+from .sampling import Generation, generate
+from .tasks import Problem
+
+REASONS = ("truncated", "no_answer", "wrong_answer", "leak", "too_short")  # in the order they are checked
+VALID = "ok"
+
+
+@dataclass
+class Explanation:
+    problem_id: str
+    question: str
+    gold: str
+    level: int | None
+    valid: bool
+    reason: str  # "ok" or one of REASONS
+    text: str | None = None  # the normalised self-explanation (training target), when valid
+    prompt_ids: list[int] = field(default_factory=list)  # P(q), chat-templated
+    completion_ids: list[int] = field(default_factory=list)  # text + end-of-turn
+    mean_logprob: float | None = None  # under P(q)
+    num_tokens: int = 0
+    try_reasons: list[str] = field(default_factory=list)
+    try_mean_logprobs: list[float | None] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check_explanation(text: str, truncated: bool, gold: str, cfg: ExplainConfig, tokenizer: Any) -> tuple[str, str | None]:
+    """(verdict, reasoning part) for one sampled explanation; verdict is "ok" or a REASONS entry."""
+    if truncated:
+        return "truncated", None
+    found = final_answer_span(text)
+    if found is None or not found[1]:
+        return "no_answer", None
+    start, answer = found
+    if not answers_match(gold, answer):
+        return "wrong_answer", None
+    lowered = text.lower()
+    if any(phrase.lower() in lowered for phrase in cfg.leak_phrases):
+        return "leak", None
+    reasoning = text[: sentence_start(text, start)].rstrip()  # the answer statement is rewritten later
+    if len(tokenizer(reasoning, add_special_tokens=False)["input_ids"]) < cfg.min_reasoning_tokens:
+        return "too_short", None
+    return VALID, reasoning
+
+
+def normalised_target(reasoning: str, gold: str, fmt: str) -> str:
+    """The reasoning followed by the canonical final-answer line for a*."""
+    return f"{reasoning}\n{final_line(gold, fmt)}" if reasoning else final_line(gold, fmt)
+
+
+def completion_ids_for(tokenizer: Any, text: str) -> list[int]:
+    """Tokens of an assistant turn `text`, ending with the end-of-turn token the model must learn to emit."""
+    return tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+
+
+def explain(model: Any, tokenizer: Any, problems: list[Problem], fmt: str, cfg: ExplainConfig,
+            prompts: PromptConfig, batch_size: int = 8, progress: Any = None) -> list[Explanation]:
+    """Self-explanations for `problems` from the current policy (see module docstring)."""
+    out: list[Explanation] = []
+    for start in range(0, len(problems), batch_size):
+        chunk = problems[start : start + batch_size]
+        out.extend(_explain_batch(model, tokenizer, chunk, fmt, cfg, prompts))
+        if progress is not None:
+            progress(len(chunk))
+    return out
+
+
+def _explain_batch(model, tokenizer, problems, fmt, cfg, prompts) -> list[Explanation]:
+    hinted = [hint_prompt(tokenizer, p.question, p.answer, fmt, prompts) for p in problems]
+    samples = generate(
+        model, tokenizer, hinted, max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
+        top_p=cfg.top_p, num_return_sequences=cfg.num_tries, batch_size=len(hinted),
+    )
+    return judge(model, tokenizer, problems, samples, fmt, cfg, prompts)
+
+
+def judge(model: Any, tokenizer: Any, problems: list[Problem], samples: list[list[Generation]], fmt: str,
+          cfg: ExplainConfig, prompts: PromptConfig) -> list[Explanation]:
+    """Check every sampled try, score the valid ones under P(q), keep the most likely one per question."""
+    records, candidates = [], []  # candidates: (record index, try index, prompt ids, completion ids, text)
+    for i, (problem, tries) in enumerate(zip(problems, samples, strict=True)):
+        p_ids = tokenizer(standard_prompt(tokenizer, problem.question, fmt, prompts), add_special_tokens=False)["input_ids"]
+        rec = Explanation(problem.id, problem.question, problem.answer, problem.level, False, "", prompt_ids=p_ids)
+        for j, gen in enumerate(tries):
+            verdict, reasoning = check_explanation(gen.text, gen.truncated, problem.answer, cfg, tokenizer)
+            rec.try_reasons.append(verdict)
+            rec.try_mean_logprobs.append(None)
+            if verdict == VALID:
+                text = normalised_target(reasoning or "", problem.answer, fmt)
+                candidates.append((i, j, p_ids, completion_ids_for(tokenizer, text), text))
+        records.append(rec)
+    if candidates:
+        scores = score_completions(model, [c[2] for c in candidates], [c[3] for c in candidates], tokenizer.pad_token_id)
+        for (i, j, _, c_ids, text), score in zip(candidates, scores, strict=True):
+            rec = records[i]
+            rec.try_mean_logprobs[j] = score.mean_logprob
+            if rec.mean_logprob is None or score.mean_logprob > rec.mean_logprob:
+                rec.valid, rec.text, rec.completion_ids = True, text, c_ids
+                rec.mean_logprob, rec.num_tokens = score.mean_logprob, len(c_ids)
+    for rec in records:
+        rec.reason = VALID if rec.valid else _furthest(rec.try_reasons)
+    return records
+
+
+def _furthest(reasons: list[str]) -> str:
+    """The failure reason of the try that passed the most checks."""
+    return max(reasons, key=REASONS.index)

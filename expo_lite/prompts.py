@@ -1,0 +1,42 @@
+"""The two prompts of ExPO, built with the model's chat template.
+
+P(q): the standard prompt, used for rollouts, for evaluation, and as the conditioning of every
+training target. P_x(q, a*): the same prompt with the gold answer added, used only to *sample* a
+self-explanation. The training target is always P(q) -> explanation, never P_x.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .config import PromptConfig
+
+INSTRUCTIONS = {
+    "hash": 'Solve the problem step by step. Write the final answer on the last line as "#### <answer>".',
+    "boxed": "Solve the problem step by step. Put the final answer in \\boxed{}.",
+}
+
+
+def final_line(answer: str, fmt: str) -> str:
+    return f"#### {answer}" if fmt == "hash" else f"The final answer is $\\boxed{{{answer}}}$."
+
+
+def user_text(question: str, fmt: str, prompts: PromptConfig, answer: str | None = None) -> str:
+    """The user turn of P(q), or of P_x(q, a*) when `answer` is given."""
+    instruction = INSTRUCTIONS[fmt]
+    if answer is None:
+        return prompts.template.format(question=question, instruction=instruction)
+    return prompts.hint_template.format(question=question, instruction=instruction, answer=answer)
+
+
+def chat(tokenizer: Any, text: str, system: str | None) -> str:
+    messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": text}]
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
+def standard_prompt(tokenizer: Any, question: str, fmt: str, prompts: PromptConfig) -> str:
+    return chat(tokenizer, user_text(question, fmt, prompts), prompts.system)
+
+
+def hint_prompt(tokenizer: Any, question: str, answer: str, fmt: str, prompts: PromptConfig) -> str:
+    return chat(tokenizer, user_text(question, fmt, prompts, answer), prompts.system)

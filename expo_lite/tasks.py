@@ -1,0 +1,242 @@
+"""Tasks: a list of problems (question, gold answer, optional expert solution, level, type).
+
+Sources: the embedded `arithmetic` generator, GSM8K and MATH (from the hub or a local copy in the hub's
+own schema), and local jsonl / csv / parquet files with a column map. Rows whose gold answer cannot
+be parsed are skipped and counted by reason, never dropped silently.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .answers import gold_is_parseable, last_boxed, normalize
+from .config import TaskConfig
+
+GSM8K_HUB = "openai/gsm8k"
+MATH_HUB = "DigitalLearningGmbH/MATH-lighteval"  # the MATH schema: problem, level "Level k", type, solution
+FILE_KINDS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
+_CALC_RE = re.compile(r"<<[^>]*>>")  # GSM8K calculator annotations: 48/2=<<48/2=24>>24
+
+
+class TaskError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Problem:
+    id: str
+    question: str
+    answer: str  # gold final answer, as text
+    solution: str | None = None  # expert reasoning without the final answer line
+    level: int | None = None
+    type: str | None = None
+
+
+@dataclass
+class TaskData:
+    name: str
+    answer_format: str  # "boxed" | "hash"
+    problems: list[Problem]
+    skipped: Counter = field(default_factory=Counter)  # reason -> count
+    skipped_examples: dict[str, str] = field(default_factory=dict)  # reason -> first offending row id
+
+    def summary(self) -> str:
+        text = f"{self.name}: {len(self.problems)} problems"
+        if self.skipped:
+            parts = ", ".join(f"{n} {reason} (e.g. {self.skipped_examples[reason]})" for reason, n in self.skipped.items())
+            text += f"; skipped {sum(self.skipped.values())}: {parts}"
+        return text
+
+
+def answer_format(cfg: TaskConfig) -> str:
+    if cfg.answer_format != "auto":
+        return cfg.answer_format
+    return "boxed" if cfg.name in ("math", "local") else "hash"
+
+
+def load_task(cfg: TaskConfig, split: str | None = None) -> TaskData:
+    """Problems of `split` (default cfg.split), filtered by level/type and capped at max_samples."""
+    split = split or cfg.split
+    if cfg.name == "arithmetic":
+        data = _arithmetic(cfg, split)
+    else:
+        rows = _read_rows(cfg, split)
+        data = TaskData(cfg.name, answer_format(cfg), [])
+        convert = {"gsm8k": _gsm8k_row, "math": _math_row, "local": _local_row}[cfg.name]
+        for i, row in enumerate(rows):
+            _add(data, convert(row, i, cfg))
+    data.problems = [p for p in data.problems if _selected(p, cfg)]
+    if cfg.max_samples is not None:
+        data.problems = data.problems[: cfg.max_samples]
+    if not data.problems:
+        raise TaskError(f"task {cfg.name!r} split {split!r} has no usable problems after filtering. {data.summary()}")
+    return data
+
+
+def _selected(p: Problem, cfg: TaskConfig) -> bool:
+    if cfg.levels is not None and p.level not in cfg.levels:
+        return False
+    return cfg.types is None or p.type in cfg.types
+
+
+def _add(data: TaskData, item: Problem | tuple[str, str]) -> None:
+    if isinstance(item, tuple):
+        reason, row_id = item
+        data.skipped[reason] += 1
+        data.skipped_examples.setdefault(reason, row_id)
+    else:
+        data.problems.append(item)
+
+
+# ------------------------------------------------------------------------------------ arithmetic
+
+
+def _arithmetic(cfg: TaskConfig, split: str) -> TaskData:
+    from .arithmetic import generate_problems
+
+    offsets = {"train": 0, "test": 1_000_000, "validation": 2_000_000}
+    if split not in offsets:
+        raise TaskError(f"task.split {split!r}: the arithmetic task has splits {', '.join(offsets)}")
+    levels = cfg.levels or [1, 2, 3, 4, 5]
+    problems = [
+        Problem(p.id, p.question, str(p.answer), p.solution, p.level, "arithmetic")
+        for p in generate_problems(cfg.seed, levels, cfg.num_problems, offset=offsets[split])
+    ]
+    return TaskData("arithmetic", answer_format(cfg), problems)
+
+
+# ------------------------------------------------------------------------------------ files and hub
+
+
+def _read_rows(cfg: TaskConfig, split: str) -> list[dict[str, Any]]:
+    if cfg.path:
+        return _read_local(Path(cfg.path).expanduser(), split)
+    if cfg.name == "local":
+        raise TaskError("task.path is required for task.name: local (a .jsonl, .csv or .parquet file)")
+    hub_id = cfg.hub_id or (GSM8K_HUB if cfg.name == "gsm8k" else MATH_HUB)
+    try:
+        from datasets import load_dataset
+
+        ds = load_dataset(hub_id, "main" if hub_id == GSM8K_HUB else "default", split=split)
+    except Exception as exc:  # noqa: BLE001 - offline, missing split, renamed repo: all need the same advice
+        raise TaskError(
+            f"Could not load {hub_id!r} split {split!r} from the hub ({type(exc).__name__}: {exc}). "
+            f"Offline? Download it elsewhere and set task.path to the local file or folder "
+            f"(.jsonl/.csv/.parquet in the hub's schema)."
+        ) from exc
+    return list(ds)
+
+
+def _split_files(path: Path, split: str) -> list[Path]:
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise TaskError(f"task.path {str(path)!r}: no such file or directory")
+    files = sorted(p for p in path.rglob("*") if p.suffix in FILE_KINDS and p.name.startswith(split))
+    if not files:
+        raise TaskError(
+            f"task.path {str(path)!r}: no {split}*.jsonl/.csv/.parquet file in it (looked for split {split!r})"
+        )
+    return files
+
+
+def _read_local(path: Path, split: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for file in _split_files(path, split):
+        kind = FILE_KINDS.get(file.suffix)
+        if kind is None:
+            raise TaskError(f"{file}: unsupported file type {file.suffix!r}; use .jsonl, .csv or .parquet")
+        try:
+            if kind == "parquet":
+                import pyarrow.parquet as pq
+
+                rows.extend(pq.read_table(file).to_pylist())
+            elif kind == "csv":
+                import csv
+
+                with open(file, encoding="utf-8", newline="") as handle:
+                    rows.extend(csv.DictReader(handle))
+            else:
+                import json
+
+                with open(file, encoding="utf-8") as handle:
+                    for n, line in enumerate(handle, 1):
+                        if line.strip():
+                            try:
+                                rows.append(json.loads(line))
+                            except json.JSONDecodeError as exc:
+                                raise TaskError(f"{file}: line {n} is not valid JSON ({exc.msg})") from None
+        except UnicodeDecodeError as exc:
+            raise TaskError(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start}); re-save it as UTF-8") from None
+        except TaskError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - corrupt parquet, bad csv quoting
+            raise TaskError(f"{file}: could not be read as {kind} ({type(exc).__name__}: {exc})") from None
+    if not rows:
+        raise TaskError(f"{path}: the {split!r} data is empty")
+    bad = next((i for i, r in enumerate(rows) if not isinstance(r, dict)), None)
+    if bad is not None:
+        raise TaskError(f"{path}: row {bad} is a {type(rows[bad]).__name__}, expected an object with named columns")
+    return rows
+
+
+def _require(row: dict[str, Any], columns: list[str], where: str) -> None:
+    missing = [c for c in columns if c not in row]
+    if missing:
+        raise TaskError(f"{where}: missing column(s) {missing}; the data has columns {sorted(row)}")
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _gsm8k_row(row: dict[str, Any], i: int, cfg: TaskConfig) -> Problem | tuple[str, str]:
+    _require(row, ["question", "answer"], "gsm8k (schema of openai/gsm8k)")
+    rid = f"gsm8k-{i}"
+    answer_field = _text(row["answer"])
+    if "####" not in answer_field:
+        return ("no '#### answer' in the answer column", rid)
+    solution, gold = answer_field.rsplit("####", 1)
+    gold = normalize(gold)
+    if not gold_is_parseable(gold):
+        return ("unparseable gold answer", rid)
+    return Problem(rid, _text(row["question"]).strip(), gold, _CALC_RE.sub("", solution).strip(), None, None)
+
+
+def _level_number(value: Any) -> int | None:
+    m = re.search(r"\d+", _text(value))
+    return int(m.group()) if m else None
+
+
+def _math_row(row: dict[str, Any], i: int, cfg: TaskConfig) -> Problem | tuple[str, str]:
+    _require(row, ["problem", "solution"], "math (MATH schema: problem, solution, level, type)")
+    rid = _text(row.get("unique_id")) or f"math-{i}"
+    solution = _text(row["solution"])
+    gold = last_boxed(solution)
+    if gold is None:
+        return ("no \\boxed{} answer in the solution", rid)
+    if not gold_is_parseable(gold):
+        return ("unparseable gold answer", rid)
+    return Problem(rid, _text(row["problem"]).strip(), gold, solution.strip(), _level_number(row.get("level")), row.get("type"))
+
+
+def _local_row(row: dict[str, Any], i: int, cfg: TaskConfig) -> Problem | tuple[str, str]:
+    columns = {"question": "question", "answer": "answer", "solution": "solution", "level": "level", "type": "type"}
+    unknown = set(cfg.columns) - set(columns)
+    if unknown:
+        raise TaskError(f"task.columns: unknown key(s) {sorted(unknown)}; map any of {sorted(columns)} to your columns")
+    columns.update(cfg.columns)
+    _require(row, [columns["question"], columns["answer"]], f"task.path (task.columns maps question/answer to {columns['question']!r}/{columns['answer']!r})")
+    rid = _text(row.get("id")) or f"local-{i}"
+    raw = _text(row[columns["answer"]])
+    gold = last_boxed(raw) or (raw.rsplit("####", 1)[1] if "####" in raw else raw)
+    gold = gold.strip()
+    if not gold_is_parseable(gold):
+        return ("unparseable gold answer", rid)
+    solution = row.get(columns["solution"])
+    level = _level_number(row.get(columns["level"])) if columns["level"] in row else None
+    return Problem(rid, _text(row[columns["question"]]).strip(), gold, _text(solution).strip() or None, level, row.get(columns["type"]))

@@ -1,0 +1,159 @@
+"""The self-explanation engine: validity checks, selection under P(q), normalised targets, diagnostics."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from expo_lite.cli import app
+from expo_lite.config import ExplainConfig, ExpoConfig, PromptConfig
+from expo_lite.diagnostics import summarize
+from expo_lite.explain import REASONS, Explanation, check_explanation, explain, judge
+from expo_lite.logprobs import SequenceScore, score_completions
+from expo_lite.model import load_model
+from expo_lite.prompts import hint_prompt, standard_prompt, user_text
+from expo_lite.sampling import Generation
+from expo_lite.tasks import Problem
+
+from tiny_models import build_tokenizer
+
+CFG = ExplainConfig(min_reasoning_tokens=5)
+PROMPTS = PromptConfig()
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return build_tokenizer()
+
+
+@pytest.mark.parametrize(
+    ("text", "truncated", "expected"),
+    [
+        ("3 + 4 = 7 because we add the two counts together.\n#### 7", False, "ok"),
+        ("3 + 4 = 7 because we add the two counts together.\n#### 7", True, "truncated"),
+        ("We add the counts together and get a number.", False, "no_answer"),
+        ("3 + 4 = 8 because we add the two counts together.\n#### 8", False, "wrong_answer"),
+        ("Using the given answer, 3 + 4 = 7 once the counts are added.\n#### 7", False, "leak"),
+        ("As provided, 3 + 4 = 7 once the counts are added.\n#### 7", False, "leak"),
+        ("#### 7", False, "too_short"),
+        ("7.\n#### 7", False, "too_short"),
+    ],
+)
+def test_each_validity_check_triggers_its_reason(tokenizer, text, truncated, expected):
+    verdict, reasoning = check_explanation(text, truncated, "7", CFG, tokenizer)
+    assert verdict == expected
+    assert (reasoning is not None) == (expected == "ok")
+
+
+def test_hint_prompt_differs_from_standard_prompt_only_by_the_hint():
+    plain = user_text("What is 3 + 4?", "hash", PROMPTS)
+    hinted = user_text("What is 3 + 4?", "hash", PROMPTS, answer="7")
+    assert "7" not in plain
+    assert hinted.startswith("What is 3 + 4?\n\nThe correct final answer is 7. ")
+    assert plain.split("\n\n")[1] in hinted  # the same instruction, word for word
+    with pytest.raises(ValueError, match="hint_template must contain"):
+        PromptConfig(hint_template="{question} {instruction}")
+
+
+def test_score_completions_matches_the_model_loss(tiny_llama):
+    model, tok = load_model(ExpoConfig.model_validate({"model": {"name": str(tiny_llama), "backend": "hf"}}))
+    prompt = tok("What is 3 + 4?", add_special_tokens=False)["input_ids"]
+    completion = tok(" 3 + 4 = 7", add_special_tokens=False)["input_ids"]
+    other = tok("Hi", add_special_tokens=False)["input_ids"]
+    (score, _) = score_completions(model, [prompt, other], [completion, completion + completion], tok.pad_token_id)
+    ids = torch.tensor([prompt + completion])
+    labels = ids.clone()
+    labels[0, : len(prompt)] = -100
+    model.eval()
+    with torch.no_grad():
+        loss = model(input_ids=ids, labels=labels).loss
+    assert score.num_tokens == len(completion)
+    assert score.nll == pytest.approx(float(loss), rel=1e-4)
+
+
+def test_judge_selects_most_likely_valid_try_and_normalises_it(tiny_llama):
+    model, tok = load_model(ExpoConfig.model_validate({"model": {"name": str(tiny_llama), "backend": "hf"}}))
+    problems = [
+        Problem("p1", "Tom has 3 apples and buys 4 more. How many?", "7", level=1),
+        Problem("p2", "What is 17 + 25?", "42", level=2),
+    ]
+
+    def gen(text, truncated=False):
+        return Generation([], [], text, truncated)
+
+    samples = [
+        [
+            gen("Tom starts with 3 apples and buys 4 more, so 3 + 4 = 7 apples. The answer is 7."),
+            gen("3 + 4 = 8 apples because he buys more.\n#### 8"),
+            gen("First 3 apples, then 4 more apples: 3 + 4 = 7 in total for Tom.\n#### 7"),
+        ],
+        [gen("17 + 25 = 42 after adding the tens and ones.", truncated=True), gen("The given answer is 42, so 17 + 25 = 42.\n#### 42")],
+    ]
+    cfg = ExplainConfig(min_reasoning_tokens=5, num_tries=3)
+    first, second = judge(model, tok, problems, samples, "hash", cfg, PROMPTS)
+
+    assert first.valid and first.reason == "ok"
+    assert first.try_reasons == ["ok", "wrong_answer", "ok"]
+    valid_scores = [s for s in first.try_mean_logprobs if s is not None]
+    assert len(valid_scores) == 2 and first.mean_logprob == max(valid_scores)
+    assert first.text.endswith("\n#### 7") and "The answer is 7" not in first.text
+    # the target is conditioned on P(q): the hint never appears in the training prompt
+    assert tok.decode(first.prompt_ids) == standard_prompt(tok, problems[0].question, "hash", PROMPTS)
+    assert "correct final answer" not in tok.decode(first.prompt_ids)
+    assert first.completion_ids[-1] == tok.eos_token_id
+    assert tok.decode(first.completion_ids[:-1]) == first.text
+    (rescored,) = score_completions(model, [first.prompt_ids], [first.completion_ids], tok.pad_token_id)
+    assert rescored.mean_logprob == pytest.approx(first.mean_logprob, abs=1e-5)
+
+    assert not second.valid and second.text is None
+    assert second.try_reasons == ["truncated", "leak"] and second.reason == "leak"  # the try that got furthest
+
+
+def test_summary_counts_and_nll_ratio():
+    def rec(level, valid, reason, lp):
+        return Explanation("i", "q", "1", level, valid, reason, mean_logprob=lp)
+
+    records = [rec(1, True, "ok", -1.0), rec(1, False, "wrong_answer", None), rec(2, True, "ok", -2.0), rec(2, False, "leak", None)]
+    experts = [SequenceScore(-6.0, 2), SequenceScore(-4.0, 2), None, SequenceScore(-1.0, 1)]
+    s = summarize(records, experts)
+    assert s["valid"] == 2 and s["valid_rate"] == 0.5
+    assert s["by_level"]["1"] == {"questions": 2, "valid": 1, "valid_rate": 0.5, "reasons": {"wrong_answer": 1}}
+    assert s["reasons"] == {r: int(r in ("wrong_answer", "leak")) for r in REASONS}
+    assert s["nll_self_explanation"] == pytest.approx(1.5)
+    assert s["nll_expert"] == pytest.approx((3 + 2 + 1) / 3)
+    assert s["nll_ratio_expert_over_self"] == pytest.approx(2.0 / 1.5)
+    assert s["paired_questions"] == 1 and s["paired_nll_ratio"] == pytest.approx(3.0 / 1.0)
+
+
+@pytest.mark.slow
+def test_explain_on_embedded_model_gives_checked_records(embedded_model):
+    model, tok, _, _ = embedded_model
+    problems = [Problem(f"q{i}", f"Ana has {a} pens. Ana gets {b} more pens. How many pens does Ana have now?", str(a + b), level=1)
+                for i, (a, b) in enumerate([(2, 3), (4, 1)])]
+    torch.manual_seed(0)
+    records = explain(model, tok, problems, "hash", ExplainConfig(num_tries=2, max_new_tokens=96), PROMPTS)
+    assert len(records) == 2
+    for problem, rec in zip(problems, records, strict=True):
+        assert len(rec.try_reasons) == 2 and set(rec.try_reasons) <= {"ok", *REASONS}
+        assert rec.valid == ("ok" in rec.try_reasons)
+        assert tok.decode(rec.prompt_ids) == standard_prompt(tok, problem.question, "hash", PROMPTS)
+        if rec.valid:
+            assert rec.text.endswith(f"#### {problem.answer}") and rec.mean_logprob < 0
+        assert hint_prompt(tok, problem.question, problem.answer, "hash", PROMPTS) != tok.decode(rec.prompt_ids)
+
+
+@pytest.mark.slow
+def test_explain_command_writes_records_and_summary(embedded_model, tmp_path):
+    result = CliRunner().invoke(app, [
+        "explain", "--limit", "2", "--set", "task.levels=[1]", "--set", "explain.num_tries=1",
+        "--set", "explain.max_new_tokens=64", "--set", f"train.output_dir={tmp_path}", "--set", "train.run_name=ex",
+    ])
+    assert result.exit_code == 0, result.output
+    lines = (tmp_path / "ex" / "explanations.jsonl").read_text().splitlines()
+    assert len(lines) == 2 and all(json.loads(line)["problem_id"].startswith("arith-") for line in lines)
+    summary = json.loads((tmp_path / "ex" / "explain_summary.json").read_text())
+    assert summary["questions"] == 2 and summary["nll_expert"] > 0
+    assert "Mean NLL per token" in result.output and "Self-explanations by level" in result.output
