@@ -37,7 +37,7 @@ def main() -> None:
                              f"explain.max_new_tokens={args.max_new_tokens}", "model.backend=hf"])
     model, tok = load_model(cfg)
     task = load_task(cfg.task, "test")
-    print(f"embedded SmolLM2-135M (4-bit={cfg.model.load_in_4bit}), {args.per_level} test problems per level, "
+    print(f"embedded SmolLM2-135M (4-bit={cfg.model.use_4bit()}), {args.per_level} test problems per level, "
           f"{args.tries} tries at T={cfg.explain.temperature}, max {args.max_new_tokens} new tokens, seed {args.seed}\n")
     print("| level | base greedy acc | valid self-expl. | truncated | no_answer | wrong_answer | leak | too_short "
           "| NLL self | NLL expert | expert/self |")

@@ -1,7 +1,7 @@
 """Final-answer extraction and equivalence checking, and the binary reward built on them.
 
-Extraction takes the *last* final-answer marker in the text, in this order of preference:
-`\\boxed{...}` (MATH style), `#### X` (GSM8K style), then a closing "the answer is X". A bare number
+Extraction looks for a final-answer marker, in this order of preference: the last `\\boxed{...}`
+(MATH style), the first `#### X` line (GSM8K style), then the last "the answer is X". A bare number
 elsewhere never counts: a restated question is not an answer.
 
 Equivalence uses math-verify, with the gold answer parsed first (math-verify is not symmetric).
@@ -59,9 +59,10 @@ def final_answer_span(text: str) -> tuple[int, str] | None:
     span = _last_boxed_span(text)
     if span:
         return span[0], span[2].strip()
-    hashes = list(_HASH_RE.finditer(text))
-    if hashes:
-        m = hashes[-1]
+    # GSM8K style: the first "#### X" line ends the answer (as lm-eval-harness reads it); what a model
+    # babbles after it is not a second answer.
+    m = _HASH_RE.search(text)
+    if m:
         return m.start(), m.group(1).strip().rstrip(".").strip()
     said = list(_ANSWER_IS_RE.finditer(text))
     if said:

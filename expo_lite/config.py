@@ -30,7 +30,13 @@ class _Section(BaseModel):
 class ModelConfig(_Section):
     name: str = Field(EMBEDDED_MODEL, description="Hub id, local directory, or 'embedded:smollm2-135m'.")
     backend: Literal["auto", "unsloth", "hf"] = "auto"
-    load_in_4bit: bool = True
+    # auto = 4-bit NF4 for every model except the embedded 135M demo model: measured here, NF4 takes its
+    # greedy accuracy on level-1 arithmetic from 5/12 to 0/12, and on a 135M model 4-bit saves nothing
+    # that matters. The 3B recipes set it explicitly.
+    load_in_4bit: bool | Literal["auto"] = "auto"
+
+    def use_4bit(self) -> bool:
+        return self.name != EMBEDDED_MODEL if self.load_in_4bit == "auto" else bool(self.load_in_4bit)
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     max_seq_length: int = Field(1024, gt=0)
     gradient_checkpointing: bool = True
@@ -99,7 +105,7 @@ class ExplainConfig(_Section):
     num_tries: int = Field(2, gt=0)
     temperature: float = Field(0.7, ge=0.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
-    max_new_tokens: int = Field(256, gt=0)
+    max_new_tokens: int = Field(128, gt=0)
     min_reasoning_tokens: int = Field(8, ge=0)
     leak_phrases: list[str] = Field(
         default_factory=lambda: [
@@ -144,7 +150,7 @@ class TrainConfig(_Section):
     per_device_train_batch_size: int = Field(8, gt=0)
     gradient_accumulation_steps: int = Field(1, gt=0)
     max_prompt_length: int = Field(256, gt=0)
-    max_completion_length: int = Field(64, gt=0)
+    max_completion_length: int = Field(128, gt=0)
     temperature: float = Field(0.7, ge=0.0)
     warmup_ratio: float = Field(0.0, ge=0.0, le=1.0)
     lr_scheduler_type: str = "constant"

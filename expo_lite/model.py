@@ -58,6 +58,15 @@ def choose_backend(requested: str) -> BackendChoice:
     return BackendChoice("unsloth", "CUDA GPU found and unsloth is installed")
 
 
+def import_unsloth_if_active() -> None:
+    """Import unsloth when `backend: auto` would use it, before anything imports TRL's trainers: Unsloth
+    patches them at import time, and a trainer class built before that would miss its kernels."""
+    import sys
+
+    if "unsloth" not in sys.modules and choose_backend("auto").name == "unsloth":
+        import unsloth  # noqa: F401
+
+
 def resolve_model_path(name: str) -> str:
     """Map the embedded alias to its converted checkpoint; leave hub ids and local paths as given."""
     if name == EMBEDDED_MODEL:
@@ -150,7 +159,7 @@ def _load_hf(path: str, mcfg: ModelConfig, lora: LoraSection):
 
     dtype = torch_dtype(mcfg.dtype, cuda_available())
     kwargs: dict[str, Any] = dict(dtype=dtype, trust_remote_code=mcfg.trust_remote_code)
-    if mcfg.load_in_4bit:
+    if mcfg.use_4bit():
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True,
             bnb_4bit_quant_type="nf4",
@@ -168,7 +177,7 @@ def _load_hf(path: str, mcfg: ModelConfig, lora: LoraSection):
         raise ModelLoadError(f"Could not load model {path!r}: {exc}") from exc
     _check_targets(model, lora)
     gc_kwargs = {"use_reentrant": False}
-    if mcfg.load_in_4bit:
+    if mcfg.use_4bit():
         model = prepare_model_for_kbit_training(
             model, use_gradient_checkpointing=mcfg.gradient_checkpointing, gradient_checkpointing_kwargs=gc_kwargs
         )
@@ -190,7 +199,7 @@ def _load_unsloth(path: str, mcfg: ModelConfig, lora: LoraSection):
     model, tokenizer = FastLanguageModel.from_pretrained(
         path,
         max_seq_length=mcfg.max_seq_length,
-        load_in_4bit=mcfg.load_in_4bit,
+        load_in_4bit=mcfg.use_4bit(),
         dtype=dtype,
         trust_remote_code=mcfg.trust_remote_code,
     )

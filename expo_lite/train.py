@@ -1,10 +1,11 @@
-"""`expo-lite train`: set up the run directory, load the model, run the configured algorithm.
+"""`expo-lite train`: the ExP-GRPO recipe (and its GRPO / GRPO+SFT-GT-CoT baselines) end to end.
 
-The ExP-GRPO / ExP-DPO trainers are built in later stages (issues #4, #5). Until they exist this runs
-every stage that does, on one batch of training problems, and shows what ExP-GRPO's first step would
-see: `G` rollouts per question from P(q) scored by the verifier (the GRPO signal), the groups where
-every rollout is wrong (no GRPO signal at all), and the self-explanations that would give those
-groups a positive sample. Everything lands in the run directory.
+config -> run directory -> model (+LoRA) -> task -> dataset of P(q) prompts -> ExPGRPOTrainer -> adapter.
+The three algorithms differ only in where the positive sample comes from:
+
+    exp_grpo     self-explanations from the current policy  (positive_source: self_explanation)
+    grpo         none: plain TRL GRPO                        (positive_source: none)
+    grpo_sft_gt  the dataset's written solution              (positive_source: expert_cot)
 """
 
 from __future__ import annotations
@@ -16,59 +17,132 @@ from .config import ExpoConfig
 from .rundir import RunDir, create_run_dir
 
 
+def build_prompt_dataset(problems: list, fmt: str, cfg: ExpoConfig, tokenizer: Any):
+    """TRL dataset rows: conversational `prompt` = P(q), plus the columns the reward and the engine read.
+    Prompts longer than train.max_prompt_length tokens are dropped and counted."""
+    from datasets import Dataset
+
+    from .prompts import standard_prompt, user_text
+
+    rows, too_long = [], 0
+    system = [{"role": "system", "content": cfg.prompt.system}] if cfg.prompt.system else []
+    for p in problems:
+        if len(tokenizer(standard_prompt(tokenizer, p.question, fmt, cfg.prompt))["input_ids"]) > cfg.train.max_prompt_length:
+            too_long += 1
+            continue
+        rows.append({
+            "prompt": system + [{"role": "user", "content": user_text(p.question, fmt, cfg.prompt)}],
+            "answer": p.answer, "question": p.question, "problem_id": p.id,
+            "solution": p.solution or "", "level": p.level if p.level is not None else -1,
+        })
+    if not rows:
+        raise ValueError(f"every prompt is longer than train.max_prompt_length={cfg.train.max_prompt_length} tokens")
+    return Dataset.from_list(rows), too_long
+
+
+def grpo_args(cfg: ExpoConfig, run: RunDir):
+    import torch
+
+    from .grpo import ExPGRPOConfig
+    from .tasks import answer_format
+
+    t, a = cfg.train, cfg.algo
+    on_gpu = torch.cuda.is_available()
+    bf16 = on_gpu and torch.cuda.is_bf16_supported() and cfg.model.dtype in ("auto", "bfloat16")
+    return ExPGRPOConfig(
+        output_dir=str(run.checkpoints_path),
+        run_name=t.run_name,
+        max_steps=t.max_steps,
+        learning_rate=t.learning_rate,
+        per_device_train_batch_size=t.per_device_train_batch_size,
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        num_generations=a.num_generations,
+        max_completion_length=t.max_completion_length,
+        temperature=t.temperature,
+        warmup_steps=t.warmup_ratio,  # transformers 5: a float in [0, 1) is a ratio of max_steps
+        lr_scheduler_type=t.lr_scheduler_type,
+        optim=t.optim,
+        weight_decay=t.weight_decay,
+        adam_beta1=t.adam_beta1,
+        adam_beta2=t.adam_beta2,
+        max_grad_norm=t.max_grad_norm,
+        logging_steps=t.logging_steps,
+        save_steps=t.save_steps,
+        save_total_limit=2,
+        seed=t.seed,
+        beta=a.kl_beta,
+        epsilon=a.epsilon,
+        bf16=bf16,
+        fp16=on_gpu and not bf16 and cfg.model.dtype in ("auto", "float16"),
+        use_cpu=not on_gpu,
+        gradient_checkpointing=cfg.model.gradient_checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": False},
+        report_to=cfg.log.report_to or "none",
+        disable_tqdm=True,
+        sft_beta=a.beta,
+        sft_beta_schedule=a.beta_schedule,
+        sft_beta_min=a.beta_min,
+        positive_source=a.positive_source or "none",
+        explain_on=a.explain_on,
+        answer_format=answer_format(cfg.task),
+    )
+
+
 def run_training(cfg: ExpoConfig, resume: bool = False, console: Any = None) -> RunDir:
     from rich.console import Console
-    from rich.table import Table
 
-    from .answers import is_correct
-    from .explain import explain
-    from .io import append_jsonl, atomic_write_json
-    from .model import load_model
-    from .prompts import standard_prompt
-    from .sampling import generate
-    from .tasks import load_task
-
+    if cfg.algo.name == "exp_dpo":
+        raise ValueError("algo.name: exp_dpo is not built yet (issue #5); use exp_grpo, grpo or grpo_sft_gt")
     console = console or Console()
-    task = load_task(cfg.task)
     run = create_run_dir(cfg, resume=resume)
-    console.print(f"[bold]expo-lite[/bold] {cfg.algo.name} | run directory {run.path}\n{task.summary()}")
+    from .callbacks import MetricsLogger
+    from .io import append_jsonl
+    from .model import load_model
+    from .tasks import answer_format, load_task
+
     start = time.perf_counter()
-    model, tokenizer = load_model(cfg)
+    model, tokenizer = load_model(cfg)  # first: imports unsloth (if used) before TRL
+    from .answers import correctness_reward
+    from .grpo import ExPGRPOTrainer
+
+    task = load_task(cfg.task)
+    dataset, too_long = build_prompt_dataset(task.problems, answer_format(cfg.task), cfg, tokenizer)
     console.print(
-        f"model {cfg.model.name} loaded in {time.perf_counter() - start:.1f}s "
-        f"(backend {model.expo_backend}, 4-bit {cfg.model.load_in_4bit}, LoRA r={cfg.lora.r})"
+        f"[bold]expo-lite[/bold] {cfg.algo.name} (positive source: {cfg.algo.positive_source}) | {run.path}\n"
+        f"model {cfg.model.name} on {model.expo_backend} (4-bit {cfg.model.use_4bit()}, LoRA r={cfg.lora.r}), "
+        f"loaded in {time.perf_counter() - start:.1f}s | {task.summary()}"
+        + (f" | {too_long} prompts over train.max_prompt_length dropped" if too_long else "")
     )
 
-    group = cfg.algo.num_generations
-    n_questions = max(1, cfg.train.per_device_train_batch_size // group)
-    problems = task.problems[:n_questions]
-    prompts = [standard_prompt(tokenizer, p.question, task.answer_format, cfg.prompt) for p in problems]
-    start = time.perf_counter()
-    rollouts = generate(model, tokenizer, prompts, max_new_tokens=cfg.train.max_completion_length,
-                        temperature=cfg.train.temperature, num_return_sequences=group)
-    explanations = explain(model, tokenizer, problems, task.answer_format, cfg.explain, cfg.prompt)
-    elapsed = time.perf_counter() - start
+    def log_explanations(records):
+        for r in records:
+            append_jsonl(run.explanations_path, {"step": trainer.state.global_step, **r.to_json()})
 
-    table = Table(title=f"One ExP-GRPO batch: {len(problems)} questions x {group} rollouts ({elapsed:.0f}s)")
-    for col in ("level", "question", "correct rollouts", "self-explanation"):
-        table.add_column(col)
-    all_wrong = 0
-    for problem, gens, expl in zip(problems, rollouts, explanations, strict=True):
-        rewards = [float(is_correct(g.text, problem.answer)) for g in gens]
-        all_wrong += sum(rewards) == 0
-        append_jsonl(run.path / "rollouts.jsonl", {"problem_id": problem.id, "rewards": rewards,
-                                                   "completions": [g.text for g in gens]})
-        append_jsonl(run.explanations_path, expl.to_json())
-        verdict = f"valid (NLL {-expl.mean_logprob:.2f})" if expl.valid else f"rejected: {expl.reason}"
-        table.add_row(str(problem.level), problem.question[:60], f"{int(sum(rewards))}/{group}", verdict)
-    console.print(table)
-    stats = {"groups": len(problems), "all_wrong_groups": all_wrong,
-             "valid_explanations": sum(e.valid for e in explanations)}
-    atomic_write_json(run.path / "preview.json", stats)
+    trainer = ExPGRPOTrainer(
+        model=model,
+        reward_funcs=[correctness_reward],
+        args=grpo_args(cfg, run),
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        explain_config=cfg.explain,
+        prompt_config=cfg.prompt,
+        on_explanations=log_explanations,
+        callbacks=[MetricsLogger(run, console)],
+    )
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # MetricsLogger prints the readable line instead of the raw dict
+    checkpoint = _last_checkpoint(run) if resume else None
+    trainer.train(resume_from_checkpoint=checkpoint)
+    trainer.save_model(str(run.adapter_path))
     console.print(
-        f"groups with no correct rollout (no GRPO signal): {all_wrong}/{len(problems)}; "
-        f"valid self-explanations: {stats['valid_explanations']}/{len(problems)}\n"
-        f"[yellow]The {cfg.algo.name} trainer lands with issue #4; this run stopped after one batch.[/yellow]\n"
-        f"run directory: {run.path} (config.yaml, rollouts.jsonl, explanations.jsonl, preview.json)"
+        f"done: {trainer.state.global_step} steps.\n  adapter      {run.adapter_path}\n  metrics      {run.metrics_path}\n"
+        f"  explanations {run.explanations_path}\n  checkpoints  {run.checkpoints_path}\n  config       {run.config_path}"
     )
     return run
+
+
+def _last_checkpoint(run: RunDir) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(run.checkpoints_path)) if run.checkpoints_path.is_dir() else None

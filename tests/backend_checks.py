@@ -23,7 +23,7 @@ def check_backend(backend: str, model_dir: str) -> dict:
     from expo_lite.model import count_4bit_layers, load_model, trainable_parameter_names
     from expo_lite.sampling import chat_prompt, generate
 
-    cfg = ExpoConfig.model_validate({"model": {"name": model_dir, "backend": backend}, "lora": {"r": 4, "alpha": 8}})
+    cfg = ExpoConfig.model_validate({"model": {"name": model_dir, "backend": backend, "load_in_4bit": True}, "lora": {"r": 4, "alpha": 8}})
     model, tokenizer = load_model(cfg)
     prompts = [chat_prompt(tokenizer, q) for q in QUESTIONS]
 

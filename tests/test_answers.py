@@ -22,6 +22,7 @@ from expo_lite.answers import (
         ("3 + 4 = 7.\n#### 7", "7"),
         ("Natalia sold 48/2 = 24 clips in May.\n#### 72", "72"),
         ("#### 1,000", "1,000"),
+        ("3 + 5 = 8\n#### 8\n#### 3\n#### 2", "8"),  # the first #### line is the answer
         ("so \\boxed{\\frac{1}{2}} then finally \\boxed{3}", "3"),
         ("The final answer is $\\boxed{\\dfrac{3}{4}}$.", "\\dfrac{3}{4}"),
         ("nested \\boxed{\\frac{\\sqrt{2}}{2}}", "\\frac{\\sqrt{2}}{2}"),

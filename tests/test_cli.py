@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -45,22 +46,40 @@ def test_run_dir_never_overwrites(tmp_path):
     assert load_config(second.config_path).train.run_name == "exp-2"
 
 
-def test_train_on_embedded_default_writes_run_dir(embedded_model, tmp_path):
+@pytest.mark.slow
+def test_train_runs_three_exp_grpo_steps_on_the_embedded_model(embedded_model, tmp_path):
     result = runner.invoke(app, [
-        "train", "--no-tui", "--set", f"train.output_dir={tmp_path}", "--set", "train.max_completion_length=24",
-        "--set", "train.per_device_train_batch_size=4", "--set", "algo.num_generations=2",
-        "--set", "explain.max_new_tokens=32", "--set", "explain.num_tries=1",
+        "train", "--no-tui", "--set", f"train.output_dir={tmp_path}", "--set", "train.max_steps=3",
+        "--set", "train.max_completion_length=24", "--set", "train.per_device_train_batch_size=4",
+        "--set", "algo.num_generations=2", "--set", "explain.max_new_tokens=48", "--set", "explain.num_tries=1",
+        "--set", "train.save_steps=2",
     ])
     assert result.exit_code == 0, result.output
     run = tmp_path / "demo"
-    assert load_config(run / "config.yaml").train.max_completion_length == 24
-    rollouts = [json.loads(line) for line in (run / "rollouts.jsonl").read_text().splitlines()]
-    assert len(rollouts) == 2 and all(len(r["rewards"]) == 2 and set(r["rewards"]) <= {0.0, 1.0} for r in rollouts)
-    assert (run / "explanations.jsonl").read_text().count("\n") == 2
-    preview = json.loads((run / "preview.json").read_text())
-    assert preview["groups"] == 2
-    assert preview["all_wrong_groups"] == sum(sum(r["rewards"]) == 0 for r in rollouts)
-    assert "no GRPO signal" in result.output
+    assert load_config(run / "config.yaml").train.max_steps == 3
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    steps = [m for m in metrics if "expo/beta" in m]
+    assert [m["step"] for m in steps] == [1, 2, 3]
+    assert all(m["expo/explained"] == 2 and 0 <= m["expo/all_wrong_frac"] <= 1 for m in steps)
+    explanations = [json.loads(line) for line in (run / "explanations.jsonl").read_text().splitlines()]
+    assert len(explanations) == 6 and {e["step"] for e in explanations} == {0, 1, 2}
+    assert (run / "adapter" / "adapter_config.json").is_file()
+    assert (run / "checkpoints" / "checkpoint-2").is_dir()
+    assert "step 3/3" in result.output and "adapter" in result.output
+
+
+@pytest.mark.parametrize(("algo", "key", "positive"), [("grpo", "expo/positives", False), ("grpo_sft_gt", "expo/positives", True)])
+def test_baselines_run_through_the_same_recipe(tiny_llama, tmp_path, algo, key, positive):
+    result = runner.invoke(app, [
+        "train", "--no-tui", "--set", f"model.name={tiny_llama}", "--set", "model.backend=hf",
+        "--set", f"algo.name={algo}", "--set", f"train.output_dir={tmp_path}", "--set", "train.max_steps=1",
+        "--set", "train.max_completion_length=4", "--set", "train.per_device_train_batch_size=4",
+        "--set", "algo.num_generations=2",
+    ])
+    assert result.exit_code == 0, result.output
+    metrics = [json.loads(line) for line in (tmp_path / "demo" / "metrics.jsonl").read_text().splitlines()]
+    step = next(m for m in metrics if "loss" in m)
+    assert (key in step and step[key] == 2) if positive else (key not in step)
 
 
 def test_train_resume_without_run_is_clear_error(tmp_path):

@@ -118,3 +118,12 @@ def test_parse_override_values():
     assert parse_override("a=[1, 2]") == (["a"], [1, 2])
     assert parse_override("a=text with = sign") == (["a"], "text with = sign")
     assert yaml.safe_load(ExpoConfig().to_yaml())["model"]["name"] == "embedded:smollm2-135m"
+
+
+def test_demo_config_is_the_default_but_for_its_levels():
+    # `expo-lite train` with no file runs the defaults; `make demo` narrows them to the two easiest
+    # levels, where the embedded model writes valid self-explanations often enough to see ExPO work.
+    demo = load_config(REPO / "configs" / "demo.yaml")
+    assert demo.task.levels == [1, 2]
+    demo.task.levels = None
+    assert demo == ExpoConfig()

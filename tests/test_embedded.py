@@ -7,7 +7,8 @@ import json
 import pytest
 
 from expo_lite import embedded
-from expo_lite.model import count_4bit_layers
+from expo_lite.config import ExpoConfig
+from expo_lite.model import count_4bit_layers, load_model
 from expo_lite.sampling import chat_prompt, generate
 
 pytestmark = pytest.mark.slow
@@ -35,6 +36,11 @@ def test_second_load_uses_cache(load_times, monkeypatch):
     # A second conversion would need the GGUF: hide it and loading must still work from the cache.
     monkeypatch.setattr(embedded, "gguf_path", lambda: None)
     assert embedded.ensure_embedded_model() == embedded.embedded_model_dir()
+    assert count_4bit_layers(model) == 0  # load_in_4bit: auto keeps the 135M demo model in 16/32-bit
+
+
+def test_embedded_model_loads_in_4bit_when_asked(load_times):
+    model, _ = load_model(ExpoConfig.model_validate({"model": {"backend": "hf", "load_in_4bit": True}}))
     assert count_4bit_layers(model) == 30 * 7
 
 

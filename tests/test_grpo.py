@@ -1,0 +1,249 @@
+"""ExP-GRPO on TRL's GRPOTrainer: reduction to plain GRPO, the ExPO effect, explain_on, the beta
+schedules, and the exact SFT gradient under gradient accumulation."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from trl import GRPOConfig, GRPOTrainer
+
+from expo_lite.answers import correctness_reward
+from expo_lite.config import ExplainConfig, ExpoConfig, PromptConfig
+from expo_lite.explain import completion_ids_for, normalised_target
+from expo_lite.grpo import ExPGRPOConfig, ExPGRPOTrainer
+from expo_lite.logprobs import score_completions
+from expo_lite.model import load_model
+from expo_lite.prompts import standard_prompt
+from expo_lite.schedules import beta_at
+from expo_lite.sft import as_logits, collate, nll_sum
+from expo_lite.tasks import load_task
+from expo_lite.train import build_prompt_dataset
+
+COMMON = dict(
+    use_cpu=True, bf16=False, fp16=False, report_to="none", save_strategy="no", logging_steps=1,
+    disable_tqdm=True, seed=0, beta=0.0, temperature=1.0, max_grad_norm=1e9, gradient_checkpointing=False,
+)
+
+
+def lora_state(model) -> dict[str, torch.Tensor]:
+    return {n: p.detach().clone() for n, p in model.named_parameters() if "lora_" in n}
+
+
+def tiny(model_dir, r=4):
+    return load_model(ExpoConfig.model_validate(
+        {"model": {"name": str(model_dir), "backend": "hf", "load_in_4bit": False, "gradient_checkpointing": False},
+         "lora": {"r": r, "alpha": 8}}))
+
+
+def dataset_for(tokenizer, n, levels=(1,), fmt="hash"):
+    cfg = ExpoConfig.model_validate({"task": {"levels": list(levels), "num_problems": n}})
+    problems = load_task(cfg.task).problems[:n]
+    return build_prompt_dataset(problems, fmt, cfg, tokenizer)[0], problems
+
+
+def alternating_reward(completions, **_):
+    """Rewards with variance inside every group make advantages non-zero, so the weights really move (the
+    peaked tiny model samples near-identical completions, so a reward of the text alone would not)."""
+    return [float(i % 2) for i in range(len(completions))]
+
+
+def zero_reward(completions, **_):
+    return [0.0 for _ in completions]
+
+
+# ------------------------------------------------------------------------------------- reduction
+
+
+def test_positive_source_none_is_exactly_trl_grpo(tiny_llama, tmp_path):
+    runs = {}
+    for name, trainer_cls, config_cls, extra in [
+        ("trl", GRPOTrainer, GRPOConfig, {}),
+        ("ours", ExPGRPOTrainer, ExPGRPOConfig, {"positive_source": "none", "sft_beta": 0.04}),
+    ]:
+        model, tok = tiny(tiny_llama)
+        data, _ = dataset_for(tok, 6)
+        args = config_cls(output_dir=str(tmp_path / name), max_steps=3, per_device_train_batch_size=4,
+                          num_generations=2, max_completion_length=8, learning_rate=5e-3, **COMMON, **extra)
+        trainer = trainer_cls(model=model, reward_funcs=[alternating_reward], args=args, train_dataset=data, processing_class=tok)
+        trainer.train()
+        losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+        runs[name] = (losses, lora_state(model))
+    (trl_losses, trl_w), (our_losses, our_w) = runs["trl"], runs["ours"]
+    assert len(trl_losses) == 3 and our_losses == trl_losses
+    initial_b = [n for n in trl_w if "lora_B" in n]
+    assert any(trl_w[n].abs().sum() > 0 for n in initial_b), "weights should have moved for the test to mean anything"
+    assert trl_w.keys() == our_w.keys() and all(torch.equal(trl_w[n], our_w[n]) for n in trl_w)
+
+
+# ------------------------------------------------------------------------------------- the ExPO effect
+
+
+@pytest.mark.slow
+def test_all_wrong_batch_grpo_learns_nothing_expo_learns_the_explanation(embedded_model, tmp_path):
+    _, tok, _, _ = embedded_model
+    results = {}
+    for source in ("none", "self_explanation"):
+        model, tok = load_model(ExpoConfig.model_validate({"model": {"backend": "hf"}, "lora": {"r": 8, "alpha": 16}}))
+        data, _ = dataset_for(tok, 2)
+        captured = []
+        args = ExPGRPOConfig(
+            output_dir=str(tmp_path / source), max_steps=1, per_device_train_batch_size=4, num_generations=2,
+            # 4 tokens cannot hold a final answer: every rollout is wrong, every group has zero advantage
+            max_completion_length=4, learning_rate=5e-4, positive_source=source, sft_beta=0.04, **COMMON)
+        trainer = ExPGRPOTrainer(
+            model=model, reward_funcs=[correctness_reward], args=args, train_dataset=data, processing_class=tok,
+            explain_config=ExplainConfig(num_tries=4, max_new_tokens=96, temperature=0.7),
+            on_explanations=captured.extend)
+        before = lora_state(model)
+        torch.manual_seed(1)
+        trainer.train()
+        log = trainer.state.log_history[0]
+        assert log["frac_reward_zero_std"] == 1.0 and log["reward"] == 0.0
+        results[source] = (model, before, lora_state(model), captured, log)
+
+    model, before, after, _, _ = results["none"]
+    assert all(torch.equal(before[n], after[n]) for n in before), "plain GRPO must not move on an all-wrong batch"
+
+    model, before, after, captured, log = results["self_explanation"]
+    valid = [r for r in captured if r.valid]
+    assert valid, f"no valid self-explanation in {[r.try_reasons for r in captured]}: the test cannot show the effect"
+    assert log["expo/all_wrong_frac"] == 1.0 and log["expo/positives"] == len(valid)
+    assert any(not torch.equal(before[n], after[n]) for n in before), "ExP-GRPO must update on an all-wrong batch"
+    prompts, completions = [r.prompt_ids for r in valid], [r.completion_ids for r in valid]
+    trained = score_completions(model, prompts, completions, tok.pad_token_id)
+    with model.disable_adapter():  # LoRA B starts at zero: the adapter-free model is the pre-step policy
+        initial = score_completions(model, prompts, completions, tok.pad_token_id)
+    for t, i in zip(trained, initial, strict=True):
+        assert t.mean_logprob > i.mean_logprob
+
+
+# ------------------------------------------------------------------------------------- explain_on
+
+
+@pytest.mark.parametrize(("explain_on", "expected"), [("unsolved", 2), ("all", 4)])
+def test_explain_on_unsolved_explains_only_all_wrong_groups(tiny_llama, tmp_path, explain_on, expected):
+    model, tok = tiny(tiny_llama)
+    data, problems = dataset_for(tok, 4)
+    solved_ids = {problems[0].id, problems[2].id}
+
+    def half_solved(completions, problem_id, **_):
+        return [1.0 if pid in solved_ids else 0.0 for pid in problem_id]
+
+    args = ExPGRPOConfig(output_dir=str(tmp_path), max_steps=1, per_device_train_batch_size=8, num_generations=2,
+                         max_completion_length=4, learning_rate=1e-3, explain_on=explain_on, **COMMON)
+    trainer = ExPGRPOTrainer(model=model, reward_funcs=[half_solved], args=args, train_dataset=data, processing_class=tok,
+                             explain_config=ExplainConfig(num_tries=1, max_new_tokens=6))
+    trainer.train()
+    assert trainer.explained_questions == expected
+    log = trainer.state.log_history[0]
+    assert log["expo/all_wrong_frac"] == 0.5 and log["expo/explained"] == expected
+
+
+# ------------------------------------------------------------------------------------- beta schedule
+
+
+@pytest.mark.parametrize(
+    ("schedule", "first", "middle", "last"),
+    [("constant", 0.04, 0.04, 0.04), ("linear", 0.04, 0.025, 0.01), ("cosine", 0.04, 0.025, 0.01)],
+)
+def test_beta_schedules(schedule, first, middle, last):
+    values = [beta_at(s, 11, 0.04, schedule, 0.01) for s in range(11)]
+    assert values[0] == pytest.approx(first) and values[5] == pytest.approx(middle) and values[10] == pytest.approx(last)
+    if schedule == "cosine":  # cosine stays above linear in the first half
+        assert values[2] > beta_at(2, 11, 0.04, "linear", 0.01)
+    with pytest.raises(ValueError, match="constant, linear or cosine"):
+        beta_at(0, 10, 0.04, "step")
+
+
+def test_config_rejects_unknown_choices(tmp_path):
+    with pytest.raises(ValueError, match="positive_source must be one of"):
+        ExPGRPOConfig(output_dir=str(tmp_path), positive_source="gold", **COMMON)
+
+
+# ------------------------------------------------------------------------------------- exact SFT gradient
+
+
+def expected_sft_step(model, tok, problems, beta, lr):
+    """w - lr * beta * grad(mean token NLL of the expert targets), computed by hand."""
+    ref = copy.deepcopy(model)
+    ref.train()
+    examples = []
+    for p in problems:
+        prompt = tok(standard_prompt(tok, p.question, "hash", PromptConfig()), add_special_tokens=False)["input_ids"]
+        examples.append((prompt, completion_ids_for(tok, normalised_target(p.solution, p.answer, "hash"))))
+    batch = collate(examples, tok.pad_token_id)
+    (beta * nll_sum(ref, batch) / batch.num_tokens).backward()
+    return {n: p.detach() - lr * p.grad for n, p in ref.named_parameters() if "lora_" in n and p.grad is not None}
+
+
+@pytest.mark.parametrize(("batch", "accumulation"), [(4, 1), (2, 2)])
+def test_sft_term_gives_the_exact_gradient_with_accumulation(tiny_llama, tmp_path, batch, accumulation):
+    model, tok = tiny(tiny_llama)
+    torch.manual_seed(0)
+    for n, p in model.named_parameters():  # non-zero LoRA B so every LoRA matrix gets a gradient
+        if "lora_B" in n:
+            p.data.normal_(0, 0.05)
+    data, problems = dataset_for(tok, 2)
+    beta, lr = 0.5, 0.1
+    expected = expected_sft_step(model, tok, problems, beta, lr)
+    args = ExPGRPOConfig(output_dir=str(tmp_path), max_steps=1, per_device_train_batch_size=batch,
+                         gradient_accumulation_steps=accumulation, num_generations=2, max_completion_length=4,
+                         learning_rate=lr, optim="sgd", lr_scheduler_type="constant", weight_decay=0.0,
+                         positive_source="expert_cot", sft_beta=beta, shuffle_dataset=False, **COMMON)
+    assert args.steps_per_generation == accumulation
+    trainer = ExPGRPOTrainer(model=model, reward_funcs=[zero_reward], args=args, train_dataset=data, processing_class=tok)
+    trainer.train()
+    after = lora_state(model)
+    assert expected and set(expected) <= set(after)
+    for n, value in expected.items():
+        torch.testing.assert_close(after[n], value, rtol=1e-4, atol=1e-6)
+
+
+# ------------------------------------------------------------------------------------- hidden-states mode
+
+
+class HiddenStatesAsLogits(torch.nn.Module):
+    """Stands in for Unsloth's GPU mode (UNSLOTH_RETURN_HIDDEN_STATES=1), where `.logits` holds the final
+    hidden states; it cannot run on CPU, so the same output contract is reproduced from the real model."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask, use_cache=False):
+        out = self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True, use_cache=False)
+        return type(out)(logits=out.hidden_states[-1])
+
+    def get_output_embeddings(self):
+        return self.model.get_output_embeddings()
+
+
+def test_sft_nll_is_the_same_from_logits_or_hidden_states(tiny_llama):
+    model, tok = tiny(tiny_llama)
+    model.eval()
+    examples = [(tok("What is 3 + 4?")["input_ids"], tok(" 3 + 4 = 7")["input_ids"] + [tok.eos_token_id])]
+    batch = collate(examples, tok.pad_token_id)
+    base = model.get_base_model()
+    with torch.no_grad():
+        from_logits = nll_sum(base, batch)
+        from_hidden = nll_sum(HiddenStatesAsLogits(base), batch)
+    torch.testing.assert_close(from_logits, from_hidden, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="neither vocab"):
+        as_logits(torch.zeros(1, 2, 7), base.get_output_embeddings())
+
+
+@pytest.mark.gpu
+def test_sft_nll_under_unsloth_hidden_states_mode_on_gpu(tiny_llama, monkeypatch):
+    """On a GPU: the real Unsloth model with UNSLOTH_RETURN_HIDDEN_STATES=1 gives the same SFT NLL."""
+    import unsloth  # noqa: F401
+
+    model, tok = load_model(ExpoConfig.model_validate({"model": {"name": str(tiny_llama), "backend": "unsloth"}}))
+    examples = [(tok("What is 3 + 4?")["input_ids"], tok(" 3 + 4 = 7")["input_ids"] + [tok.eos_token_id])]
+    batch = collate(examples, tok.pad_token_id, device="cuda")
+    with torch.no_grad():
+        plain = nll_sum(model, batch)
+        monkeypatch.setenv("UNSLOTH_RETURN_HIDDEN_STATES", "1")
+        hidden = nll_sum(model, batch)
+    torch.testing.assert_close(plain.float(), hidden.float(), rtol=1e-2, atol=1e-2)
