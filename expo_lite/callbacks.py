@@ -38,10 +38,10 @@ class MetricsLogger(TrainerCallback):
         record = {"step": state.global_step, "time_s": round(time.perf_counter() - self.started, 2)}
         record.update({k: v for k, v in logs.items() if isinstance(v, int | float) and not _is_nan(v)})
         self.run.log_metrics(record)
-        if self.console is not None:
-            parts = [f"step {state.global_step}/{state.max_steps}"]
-            parts += [f"{label} {logs[key]:{fmt}}" for key, label, fmt in LINE_FIELDS if isinstance(logs.get(key), int | float)]
-            self.console.print(" | ".join(parts), highlight=False, soft_wrap=True)
+        shown = [f"{label} {logs[key]:{fmt}}" for key, label, fmt in LINE_FIELDS if isinstance(logs.get(key), int | float)]
+        if self.console is not None and shown:  # the closing train_runtime record has none of these
+            self.console.print(" | ".join([f"step {state.global_step}/{state.max_steps}", *shown]), highlight=False,
+                               soft_wrap=True)
 
 
 def _is_nan(v: float) -> bool:

@@ -115,6 +115,15 @@ class ExplainConfig(_Section):
     )
 
 
+# What each algorithm trains on as its positive sample; the first entry is its default.
+POSITIVE_SOURCES = {
+    "exp_grpo": ("self_explanation",),
+    "grpo": ("none",),
+    "grpo_sft_gt": ("expert_cot",),
+    "exp_dpo": ("self_explanation", "expert_cot"),  # expert_cot = the paper's expert-CoT DPO baseline
+}
+
+
 class AlgoConfig(_Section):
     name: Literal["exp_grpo", "grpo", "grpo_sft_gt", "exp_dpo"] = "exp_grpo"
     beta: float = Field(0.04, ge=0.0, description="Weight of the SFT term on self-explanations (paper: 0.04).")
@@ -134,9 +143,14 @@ class AlgoConfig(_Section):
 
     @model_validator(mode="after")
     def _default_positive_source(self) -> AlgoConfig:
+        allowed = POSITIVE_SOURCES[self.name]
         if self.positive_source is None:
-            default = {"grpo": "none", "grpo_sft_gt": "expert_cot"}.get(self.name, "self_explanation")
-            object.__setattr__(self, "positive_source", default)
+            object.__setattr__(self, "positive_source", allowed[0])
+        elif self.positive_source not in allowed:
+            raise ValueError(
+                f"positive_source {self.positive_source!r} does not fit algo.name {self.name!r} "
+                f"(allowed: {', '.join(allowed)}); the baselines are their own algorithms: grpo, grpo_sft_gt"
+            )
         if self.beta_min > self.beta:
             raise ValueError(f"beta_min ({self.beta_min}) must not exceed beta ({self.beta})")
         return self
@@ -276,31 +290,50 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return data
 
 
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The mapping in `path`, merged over the file its `base:` key names (relative to it), recursively."""
+    if not path.is_file():
+        where = f" (named by base: in {seen[-1]})" if seen else ""
+        raise ConfigError(f"Config file not found: {path}{where}. Pass a YAML file such as configs/demo.yaml.")
+    if path.resolve() in seen:
+        raise ConfigError(f"Config file {path}: base: chain loops back to itself")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"Config file {path} is not UTF-8 text ({exc.reason} at byte {exc.start}).") from None
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"Config file {path} is not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    if loaded is None:
+        loaded = {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(
+            f"Config file {path} must hold a mapping of sections (model:, task:, ...), got {type(loaded).__name__}."
+        )
+    base = loaded.pop("base", None)
+    if base is None:
+        return loaded
+    if not isinstance(base, str):
+        raise ConfigError(f"Config file {path}: base: must be a path to another YAML file, got {base!r}")
+    return _merge(_read_yaml(path.parent / base, (*seen, path.resolve())), loaded)
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> ExpoConfig:
-    """Read a YAML config (or the embedded defaults when `path` is None) and apply `--set` overrides."""
+    """Read a YAML config (or the embedded defaults when `path` is None) and apply `--set` overrides.
+
+    A file may start from another with `base: other.yaml` (relative to it); its own keys win."""
     source = "defaults" if path is None else str(path)
-    data: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"Config file not found: {path}. Pass a YAML file such as configs/demo.yaml.")
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"Config file {path} is not UTF-8 text ({exc.reason} at byte {exc.start}).") from None
-        try:
-            loaded = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise ConfigError(f"Config file {path} is not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(
-                f"Config file {path} must hold a mapping of sections (model:, task:, ...), got {type(loaded).__name__}."
-            )
-        data = loaded
+    data: dict[str, Any] = {} if path is None else _read_yaml(Path(path))
     if overrides:
         source += " + --set overrides"
         data = apply_overrides(data, overrides)

@@ -87,6 +87,7 @@ def _convert(source: Path, target: Path) -> None:
     config = AutoConfig.for_model(**{k: v for k, v in gguf_model.config.to_dict().items() if k != "quantization_config"})
     tokenizer.eos_token = EOS_TOKEN
     tokenizer.pad_token = PAD_TOKEN
+    tokenizer.clean_up_tokenization_spaces = False  # a WordPiece cleanup that would alter BPE text
     config.eos_token_id = tokenizer.eos_token_id
     config.pad_token_id = tokenizer.pad_token_id
     config.dtype = "float32"

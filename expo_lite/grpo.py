@@ -106,6 +106,7 @@ class ExPGRPOTrainer(GRPOTrainer):
         return rewards_per_func
 
     def _generate_and_score_completions(self, inputs):
+        self._last_group_solved = []  # filled by _calculate_rewards for this batch
         output = super()._generate_and_score_completions(inputs)
         if self.expo_active and self.model.training:
             self._build_positives(inputs)
@@ -126,6 +127,11 @@ class ExPGRPOTrainer(GRPOTrainer):
         args, tok = self.args, self.processing_class
         groups = self._local_groups(inputs)
         solved = self._last_group_solved
+        if groups and len(solved) <= groups[-1][0]:
+            raise RuntimeError(
+                "ExPGRPOTrainer did not see this batch's rewards: the parent trainer no longer calls "
+                "_calculate_rewards(). This TRL/Unsloth version is not supported; see pyproject.toml for tested ones."
+            )
         unsolved = sum(not s for s in solved)
         chosen = [row for g, row in groups if args.explain_on == "all" or not solved[g]]
         problems = [

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .config import PromptConfig
+from .sampling import chat_prompt
 
 INSTRUCTIONS = {
     "hash": 'Solve the problem step by step. Write the final answer on the last line as "#### <answer>".',
@@ -29,14 +30,9 @@ def user_text(question: str, fmt: str, prompts: PromptConfig, answer: str | None
     return prompts.hint_template.format(question=question, instruction=instruction, answer=answer)
 
 
-def chat(tokenizer: Any, text: str, system: str | None) -> str:
-    messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": text}]
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-
-
 def standard_prompt(tokenizer: Any, question: str, fmt: str, prompts: PromptConfig) -> str:
-    return chat(tokenizer, user_text(question, fmt, prompts), prompts.system)
+    return chat_prompt(tokenizer, user_text(question, fmt, prompts), prompts.system)
 
 
 def hint_prompt(tokenizer: Any, question: str, answer: str, fmt: str, prompts: PromptConfig) -> str:
-    return chat(tokenizer, user_text(question, fmt, prompts, answer), prompts.system)
+    return chat_prompt(tokenizer, user_text(question, fmt, prompts, answer), prompts.system)

@@ -53,8 +53,45 @@ def check_backend(backend: str, model_dir: str) -> dict:
     }
 
 
+def grpo_step(backend: str, model_dir: str, out_dir: str) -> dict:
+    """One ExP-GRPO step (expert_cot positives, so the SFT term is always present) on a 4-bit LoRA model."""
+    import tempfile
+
+    import torch
+
+    from expo_lite.answers import correctness_reward
+    from expo_lite.config import ExpoConfig
+    from expo_lite.model import count_4bit_layers, load_model
+    from expo_lite.tasks import load_task
+    from expo_lite.train import build_prompt_dataset
+
+    cfg = ExpoConfig.model_validate({"model": {"name": model_dir, "backend": backend, "load_in_4bit": True},
+                                     "lora": {"r": 4, "alpha": 8}, "task": {"levels": [1], "num_problems": 2}})
+    model, tokenizer = load_model(cfg)
+    from expo_lite.grpo import ExPGRPOConfig, ExPGRPOTrainer  # after load_model: unsloth first
+
+    data, _ = build_prompt_dataset(load_task(cfg.task).problems, "hash", cfg, tokenizer)
+    before = {n: p.detach().float().clone() for n, p in model.named_parameters() if "lora_" in n}
+    args = ExPGRPOConfig(output_dir=tempfile.mkdtemp(dir=out_dir), max_steps=1, per_device_train_batch_size=4,
+                         num_generations=2, max_completion_length=4, learning_rate=1e-2, use_cpu=True, bf16=False,
+                         report_to="none", save_strategy="no", logging_steps=1, disable_tqdm=True,
+                         positive_source="expert_cot", sft_beta=0.5)
+    trainer = ExPGRPOTrainer(model=model, reward_funcs=[correctness_reward], args=args, train_dataset=data,
+                             processing_class=tokenizer)
+    trainer.train()
+    log = trainer.state.log_history[0]
+    moved = [n for n, p in model.named_parameters() if "lora_" in n and not torch.equal(before[n], p.detach().float())]
+    return {"linear4bit_layers": count_4bit_layers(model), "positives": log.get("expo/positives"),
+            "sft_loss": log.get("expo/sft_loss"), "moved_B": sum("lora_B" in n for n in moved),
+            "lora_B_params": sum("lora_B" in n for n in before),
+            "backend": model.expo_backend}
+
+
 if __name__ == "__main__":
-    backend, *dirs = sys.argv[1:]
+    command, backend, *dirs = sys.argv[1:]
     if backend == "unsloth":
         import unsloth  # noqa: F401  (first, as users must)
-    print("RESULT " + json.dumps([check_backend(backend, d) for d in dirs]))
+    if command == "grpo":
+        print("RESULT " + json.dumps([grpo_step(backend, dirs[0], dirs[1])]))
+    else:
+        print("RESULT " + json.dumps([check_backend(backend, d) for d in dirs]))

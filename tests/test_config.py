@@ -24,10 +24,35 @@ def test_defaults_are_the_embedded_demo():
     assert cfg.algo.positive_source == "self_explanation"
 
 
-@pytest.mark.parametrize("name", ["demo.yaml", "qwen2.5-3b.yaml", "llama-3.2-3b.yaml"])
-def test_shipped_configs_validate(name):
-    cfg = load_config(REPO / "configs" / name)
+@pytest.mark.parametrize("path", sorted((REPO / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_configs_validate(path):
+    cfg = load_config(path)
     assert cfg.train.max_steps > 0
+    assert cfg.train.run_name in ("demo", path.stem) or cfg.train.run_name.startswith(path.stem.split("-")[0])
+
+
+def test_shipped_baselines_differ_from_their_base_only_in_algorithm():
+    base = load_config(REPO / "configs" / "qwen2.5-3b.yaml")
+    level5 = load_config(REPO / "configs" / "qwen2.5-3b-math-l5.yaml")
+    grpo = load_config(REPO / "configs" / "qwen2.5-3b-grpo.yaml")
+    sft_gt = load_config(REPO / "configs" / "qwen2.5-3b-grpo-sft-gt.yaml")
+    assert level5.task.levels == [5] and level5.algo == base.algo and level5.model == base.model
+    assert grpo.algo.positive_source == "none" and sft_gt.algo.positive_source == "expert_cot"
+    assert grpo.train.learning_rate == base.train.learning_rate == sft_gt.train.learning_rate
+    assert grpo.algo.beta == sft_gt.algo.beta == base.algo.beta == 0.04
+
+
+def test_base_key_merges_and_reports_problems(tmp_path):
+    (tmp_path / "parent.yaml").write_text("train:\n  max_steps: 7\n  learning_rate: 0.1\nlora:\n  r: 4\n")
+    (tmp_path / "child.yaml").write_text("base: parent.yaml\ntrain:\n  max_steps: 9\n")
+    cfg = load_config(tmp_path / "child.yaml")
+    assert (cfg.train.max_steps, cfg.train.learning_rate, cfg.lora.r) == (9, 0.1, 4)
+    (tmp_path / "orphan.yaml").write_text("base: missing.yaml\n")
+    with pytest.raises(ConfigError, match="missing.yaml.*named by base: in"):
+        load_config(tmp_path / "orphan.yaml")
+    (tmp_path / "loop.yaml").write_text("base: loop.yaml\n")
+    with pytest.raises(ConfigError, match="loops back"):
+        load_config(tmp_path / "loop.yaml")
 
 
 def test_overrides_apply_with_yaml_types(tmp_path):
@@ -52,7 +77,9 @@ def test_resolved_config_round_trips(tmp_path):
 def test_positive_source_follows_algorithm():
     assert load_config(None, ["algo.name=grpo_sft_gt"]).algo.positive_source == "expert_cot"
     assert load_config(None, ["algo.name=exp_dpo"]).algo.positive_source == "self_explanation"
-    assert load_config(None, ["algo.name=grpo", "algo.positive_source=expert_cot"]).algo.positive_source == "expert_cot"
+    assert load_config(None, ["algo.name=exp_dpo", "algo.positive_source=expert_cot"]).algo.positive_source == "expert_cot"
+    with pytest.raises(ConfigError, match="algo: positive_source 'expert_cot' does not fit algo.name 'grpo'"):
+        load_config(None, ["algo.name=grpo", "algo.positive_source=expert_cot"])
 
 
 # Each bad config must produce an error whose text names the offending key (and, where useful, the fix).

@@ -44,7 +44,7 @@ def test_hf_backend_4bit_lora(arch, request):
 
 def test_unsloth_cpu_backend_4bit_lora(tiny_llama, tiny_qwen2):
     proc = subprocess.run(
-        [sys.executable, str(TESTS / "backend_checks.py"), "unsloth", str(tiny_llama), str(tiny_qwen2)],
+        [sys.executable, str(TESTS / "backend_checks.py"), "load", "unsloth", str(tiny_llama), str(tiny_qwen2)],
         capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(TESTS)},
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -91,3 +91,26 @@ def test_unknown_lora_target_is_named(tiny_llama):
 def test_unknown_embedded_alias():
     with pytest.raises(ModelLoadError, match="only embedded model"):
         load_model(ExpoConfig.model_validate({"model": {"name": "embedded:gpt5", "backend": "hf"}}))
+
+
+def assert_grpo_step_facts(facts: dict, backend: str) -> None:
+    assert facts["backend"] == backend and facts["linear4bit_layers"] == 14
+    assert facts["positives"] == 2 and facts["sft_loss"] > 0
+    # the SFT term reaches every adapted layer (lora_A gets no gradient on the first step: B starts at 0)
+    assert facts["moved_B"] == facts["lora_B_params"] == 14
+
+
+def test_exp_grpo_step_on_hf_backend_in_4bit(tiny_qwen2, tmp_path):
+    from backend_checks import grpo_step
+
+    assert_grpo_step_facts(grpo_step("hf", str(tiny_qwen2), str(tmp_path)), "hf")
+
+
+def test_exp_grpo_step_on_unsloth_cpu_backend_in_4bit(tiny_qwen2, tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(TESTS / "backend_checks.py"), "grpo", "unsloth", str(tiny_qwen2), str(tmp_path)],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(TESTS)},
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))
+    assert_grpo_step_facts(json.loads(line[len("RESULT "):])[0], "unsloth")
