@@ -1,6 +1,7 @@
-"""Trainer callbacks: every logged step goes to `metrics.jsonl` and, as one line, to the console.
+"""Every logged step goes to `metrics.jsonl`, and, in plain mode (not a TTY, CI, `--no-tui`), to the
+console as one `key=value` line that grep and awk can read:
 
-(The live `rich` dashboard builds on the same records.)
+    step=2/4 loss=0.0400 reward=0.000 zero_std=1.00 all_wrong=1.00 expl_valid=0.50 l_sft=1.000 beta=0.04 lr=5.00e-05
 """
 
 from __future__ import annotations
@@ -17,13 +18,18 @@ from .rundir import RunDir
 LINE_FIELDS = [
     ("loss", "loss", ".4f"),
     ("reward", "reward", ".3f"),
-    ("frac_reward_zero_std", "zero-std", ".2f"),
-    ("expo/all_wrong_frac", "all-wrong", ".2f"),
-    ("expo/explain_valid_rate", "expl-valid", ".2f"),
-    ("expo/sft_loss", "L_sft", ".3f"),
+    ("frac_reward_zero_std", "zero_std", ".2f"),
+    ("expo/all_wrong_frac", "all_wrong", ".2f"),
+    ("expo/explain_valid_rate", "expl_valid", ".2f"),
+    ("expo/sft_loss", "l_sft", ".3f"),
     ("expo/beta", "beta", ".3g"),
     ("learning_rate", "lr", ".2e"),
 ]
+
+
+def format_line(step: int, max_steps: int, logs: dict[str, Any]) -> str | None:
+    shown = [f"{label}={logs[key]:{fmt}}" for key, label, fmt in LINE_FIELDS if isinstance(logs.get(key), int | float)]
+    return " ".join([f"step={step}/{max_steps}", *shown]) if shown else None
 
 
 class MetricsLogger(TrainerCallback):
@@ -38,10 +44,9 @@ class MetricsLogger(TrainerCallback):
         record = {"step": state.global_step, "time_s": round(time.perf_counter() - self.started, 2)}
         record.update({k: v for k, v in logs.items() if isinstance(v, int | float) and not _is_nan(v)})
         self.run.log_metrics(record)
-        shown = [f"{label} {logs[key]:{fmt}}" for key, label, fmt in LINE_FIELDS if isinstance(logs.get(key), int | float)]
-        if self.console is not None and shown:  # the closing train_runtime record has none of these
-            self.console.print(" | ".join([f"step {state.global_step}/{state.max_steps}", *shown]), highlight=False,
-                               soft_wrap=True)
+        line = format_line(state.global_step, state.max_steps, logs)
+        if self.console is not None and line:  # the closing train_runtime record has none of these fields
+            self.console.print(line, highlight=False, soft_wrap=True, markup=False)
 
 
 def _is_nan(v: float) -> bool:

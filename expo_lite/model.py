@@ -152,6 +152,19 @@ def _check_targets(model: Any, lora: LoraSection) -> None:
         )
 
 
+def keep_bnb_cpu_layout_trainable(model: Any) -> int:
+    """bitsandbytes 0.50 repacks a CPU Linear4bit weight for its AVX512-BF16 kernel on the first eval
+    forward without grad (our generate() is one) and never unpacks it; backward through the packed
+    weight has no autograd kernel, so every gradient that flows *through* a frozen 4-bit layer is then
+    wrong and QLoRA silently stops learning. Unsloth's CPU loader turns the repacking off the same way."""
+    count = 0
+    for module in model.modules():
+        if hasattr(module, "support_avx512bf16_for_cpu"):
+            module.support_avx512bf16_for_cpu = False
+            count += 1
+    return count
+
+
 def _load_hf(path: str, mcfg: ModelConfig, lora: LoraSection):
     import torch
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
@@ -176,6 +189,7 @@ def _load_hf(path: str, mcfg: ModelConfig, lora: LoraSection):
             raise ModelLoadError(_offline_message(path)) from exc
         raise ModelLoadError(f"Could not load model {path!r}: {exc}") from exc
     _check_targets(model, lora)
+    keep_bnb_cpu_layout_trainable(model)
     gc_kwargs = {"use_reentrant": False}
     if mcfg.use_4bit():
         model = prepare_model_for_kbit_training(

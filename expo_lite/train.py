@@ -114,9 +114,13 @@ def run_training(cfg: ExpoConfig, resume: bool = False, console: Any = None) -> 
         + (f" | {too_long} prompts over train.max_prompt_length dropped" if too_long else "")
     )
 
+    dashboard = _dashboard(cfg, model, console)
+
     def log_explanations(records):
         for r in records:
             append_jsonl(run.explanations_path, {"step": trainer.state.global_step, **r.to_json()})
+        if dashboard is not None:
+            dashboard.show_explanations(records)
 
     trainer = ExPGRPOTrainer(
         model=model,
@@ -127,7 +131,7 @@ def run_training(cfg: ExpoConfig, resume: bool = False, console: Any = None) -> 
         explain_config=cfg.explain,
         prompt_config=cfg.prompt,
         on_explanations=log_explanations,
-        callbacks=[MetricsLogger(run, console)],
+        callbacks=[MetricsLogger(run, None if dashboard else console)] + ([dashboard] if dashboard else []),
     )
     from transformers.trainer_callback import PrinterCallback
 
@@ -140,6 +144,25 @@ def run_training(cfg: ExpoConfig, resume: bool = False, console: Any = None) -> 
         f"  explanations {run.explanations_path}\n  checkpoints  {run.checkpoints_path}\n  config       {run.config_path}"
     )
     return run
+
+
+def use_dashboard(cfg: ExpoConfig, console: Any) -> bool:
+    """The live view on a terminal or in Jupyter; plain lines under CI, when piped, or with --no-tui."""
+    import os
+
+    return cfg.log.tui and not os.environ.get("CI") and (console.is_terminal or console.is_jupyter)
+
+
+def _dashboard(cfg: ExpoConfig, model: Any, console: Any):
+    if not use_dashboard(cfg, console):
+        return None
+    import torch
+
+    from .dashboard import Dashboard
+
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU x{torch.get_num_threads()}"
+    return Dashboard({"algo": cfg.algo.name, "model": cfg.model.name, "backend": model.expo_backend,
+                      "device": device}, console=console)
 
 
 def _last_checkpoint(run: RunDir) -> str | None:

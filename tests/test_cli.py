@@ -65,7 +65,7 @@ def test_train_runs_three_exp_grpo_steps_on_the_embedded_model(embedded_model, t
     assert len(explanations) == 6 and {e["step"] for e in explanations} == {0, 1, 2}
     assert (run / "adapter" / "adapter_config.json").is_file()
     assert (run / "checkpoints" / "checkpoint-2").is_dir()
-    assert "step 3/3" in result.output and "adapter" in result.output
+    assert "step=3/3" in result.output and "adapter" in result.output
 
 
 @pytest.mark.parametrize(("algo", "key", "positive"), [("grpo", "expo/positives", False), ("grpo_sft_gt", "expo/positives", True)])

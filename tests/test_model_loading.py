@@ -114,3 +114,32 @@ def test_exp_grpo_step_on_unsloth_cpu_backend_in_4bit(tiny_qwen2, tmp_path):
     assert proc.returncode == 0, proc.stderr[-4000:]
     line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))
     assert_grpo_step_facts(json.loads(line[len("RESULT "):])[0], "unsloth")
+
+
+def test_generation_does_not_corrupt_4bit_gradients(tiny_llama):
+    """bitsandbytes' CPU eval-time weight repacking must stay off: gradients after a generate() call equal
+    the gradients before it (lora_B is made non-zero so gradients flow through the frozen 4-bit layers)."""
+    import torch
+
+    from expo_lite.sampling import chat_prompt, generate
+
+    model, tok = load_model(ExpoConfig.model_validate(
+        {"model": {"name": str(tiny_llama), "backend": "hf", "load_in_4bit": True}, "lora": {"r": 4}}))
+    torch.manual_seed(0)
+    for n, p in model.named_parameters():
+        if "lora_B" in n:
+            p.data.normal_(0, 0.1)
+    enc = tok([chat_prompt(tok, "What is 17 + 25?")], return_tensors="pt", add_special_tokens=False)
+
+    def grads():
+        model.train()
+        model.zero_grad()
+        model(**enc, labels=enc["input_ids"]).loss.backward()
+        return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    before = grads()
+    generate(model, tok, [chat_prompt(tok, "Hi")], max_new_tokens=3)
+    after = grads()
+    assert any("layers.0." in n and "lora_A" in n for n in before)  # reached through later 4-bit layers
+    for n in before:
+        torch.testing.assert_close(after[n], before[n])
