@@ -23,6 +23,8 @@ LINE_FIELDS = [
     ("expo/explain_valid_rate", "expl_valid", ".2f"),
     ("expo/sft_loss", "l_sft", ".3f"),
     ("expo/beta", "beta", ".3g"),
+    ("rewards/margins", "dpo_margin", ".3f"),
+    ("rewards/accuracies", "dpo_acc", ".2f"),
     ("learning_rate", "lr", ".2e"),
 ]
 

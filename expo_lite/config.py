@@ -139,7 +139,8 @@ class AlgoConfig(_Section):
     mode: Literal["offline", "online"] = "offline"
     rounds: int = Field(2, gt=0)
     dpo_beta: float = Field(0.1, gt=0.0)
-    dpo_sft_weight: float = Field(0.0, ge=0.0)
+    dpo_sft_weight: float = Field(0.0, ge=0.0, description="Weight of TRL's 'sft' loss on chosen (0 = off).")
+    dpo_epochs: float = Field(1.0, gt=0.0, description="DPO epochs over each round's pairs.")
 
     @model_validator(mode="after")
     def _default_positive_source(self) -> AlgoConfig:

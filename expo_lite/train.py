@@ -91,8 +91,6 @@ def grpo_args(cfg: ExpoConfig, run: RunDir):
 def run_training(cfg: ExpoConfig, resume: bool = False, console: Any = None) -> RunDir:
     from rich.console import Console
 
-    if cfg.algo.name == "exp_dpo":
-        raise ValueError("algo.name: exp_dpo is not built yet (issue #5); use exp_grpo, grpo or grpo_sft_gt")
     console = console or Console()
     run = create_run_dir(cfg, resume=resume)
     from .callbacks import MetricsLogger
@@ -106,6 +104,15 @@ def run_training(cfg: ExpoConfig, resume: bool = False, console: Any = None) -> 
     from .grpo import ExPGRPOTrainer
 
     task = load_task(cfg.task)
+    if cfg.algo.name == "exp_dpo":
+        from .dpo import train_exp_dpo
+
+        console.print(f"[bold]expo-lite[/bold] exp_dpo ({cfg.algo.mode}, chosen: {cfg.algo.positive_source}) | "
+                      f"{run.path}\n{task.summary()}")
+        train_exp_dpo(cfg, run, model, tokenizer, task.problems, answer_format(cfg.task), console)
+        console.print(f"done.\n  adapter  {run.adapter_path}\n  pairs    {run.path}/pairs_round*.jsonl\n"
+                      f"  metrics  {run.metrics_path}\n  config   {run.config_path}")
+        return run
     dataset, too_long = build_prompt_dataset(task.problems, answer_format(cfg.task), cfg, tokenizer)
     console.print(
         f"[bold]expo-lite[/bold] {cfg.algo.name} (positive source: {cfg.algo.positive_source}) | {run.path}\n"

@@ -1,0 +1,166 @@
+"""ExP-DPO: pair building, online regeneration from the current policy, resuming at the right round."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from transformers import TrainerCallback
+from typer.testing import CliRunner
+
+from expo_lite.answers import is_correct
+from expo_lite.cli import app
+from expo_lite.config import ExpoConfig
+from expo_lite.dpo import (
+    SKIP_NO_CHOSEN,
+    SKIP_NO_REJECTED,
+    _load_pairs,
+    _restore_adapter,
+    assemble_pairs,
+    build_pairs,
+    completed_rounds,
+    round_slices,
+    train_exp_dpo,
+)
+from expo_lite.explain import completion_ids_for
+from expo_lite.logprobs import score_completions
+from expo_lite.model import load_model
+from expo_lite.prompts import standard_prompt, user_text
+from expo_lite.rundir import create_run_dir
+from expo_lite.sampling import Generation
+from expo_lite.tasks import Problem, load_task
+
+
+def config(model_dir, tmp_path, **algo):
+    return ExpoConfig.model_validate({
+        "model": {"name": str(model_dir), "backend": "hf"},
+        "task": {"levels": [1, 2], "num_problems": 3},
+        "algo": {"name": "exp_dpo", "positive_source": "expert_cot", "num_generations": 2, **algo},
+        "train": {"output_dir": str(tmp_path), "max_completion_length": 8, "per_device_train_batch_size": 2,
+                  "learning_rate": 5e-3, "save_steps": 1},
+    })
+
+
+def test_pairs_are_built_right_and_skips_are_counted(tiny_llama, tmp_path):
+    cfg = config(tiny_llama, tmp_path)
+    model, tok = load_model(cfg)
+    problems = [
+        Problem("a", "Tom has 3 apples and buys 4 more. How many?", "7", "3 + 4 = 7.", 1),
+        Problem("b", "What is 17 + 25?", "42", None, 2),  # no expert solution -> no chosen
+        Problem("c", "What is 2 + 2?", "4", "2 + 2 = 4.", 1),  # every rollout right -> nothing to reject
+    ]
+    prompts = [standard_prompt(tok, p.question, "hash", cfg.prompt) for p in problems]
+    ids = tok(" x", add_special_tokens=False)["input_ids"]
+
+    def gen(text, truncated=False):
+        return Generation([], ids, text, truncated)
+
+    rollouts = [
+        [gen("3 + 4 = 8\n#### 8"), gen("so many apples", truncated=True), gen("3 + 4 = 34\n#### 34")],
+        [gen("#### 41")],
+        [gen("2 + 2 = 4\n#### 4"), gen("#### 4")],
+    ]
+    chosen = ["3 + 4 = 7.\n#### 7", None, "2 + 2 = 4.\n#### 4"]
+    result = assemble_pairs(model, tok, problems, prompts, rollouts, chosen, "hash", cfg)
+    assert result.skipped == {SKIP_NO_CHOSEN: 1, SKIP_NO_REJECTED: 1}
+    assert result.rollouts == 6 and result.correct_rollouts == 2
+    (pair,) = result.pairs
+    assert pair.problem_id == "a" and is_correct(pair.chosen, "7") and not is_correct(pair.rejected, "7")
+    assert pair.rejected in ("3 + 4 = 8\n#### 8", "3 + 4 = 34\n#### 34")  # a finished wrong answer, not the cut-off one
+    assert pair.prompt == [{"role": "user", "content": user_text(problems[0].question, "hash", cfg.prompt)}]
+    assert "correct final answer" not in json.dumps(pair.prompt)
+    assert pair.chosen_mean_logprob < 0 and pair.rejected_mean_logprob < 0
+
+
+def test_build_pairs_samples_real_rollouts(tiny_llama, tmp_path):
+    cfg = config(tiny_llama, tmp_path)
+    model, tok = load_model(cfg)
+    problems = load_task(cfg.task).problems
+    result = build_pairs(model, tok, problems, "hash", cfg)
+    assert result.rollouts == len(problems) * 2
+    assert len(result.pairs) + sum(result.skipped.values()) == len(problems)
+    for pair in result.pairs:
+        assert is_correct(pair.chosen, pair.answer) and not is_correct(pair.rejected, pair.answer)
+
+
+def test_round_slices_cover_every_question_once():
+    assert [list(s) for s in round_slices(7, 3)] == [[0, 1, 2], [3, 4], [5, 6]]
+
+
+def test_online_rounds_regenerate_from_the_current_policy(tiny_llama, tmp_path):
+    cfg = config(tiny_llama, tmp_path, mode="online", rounds=2)
+    model, tok = load_model(cfg)
+    run = create_run_dir(cfg)
+    train_exp_dpo(cfg, run, model, tok, load_task(cfg.task).problems, "hash")
+    assert completed_rounds(run.path) == 2
+    round2 = _load_pairs(run.path / "pairs_round1.jsonl")
+    assert round2 and all(p.round == 1 for p in round2)
+
+    fresh, tok = load_model(cfg)
+    prompts = [tok(standard_prompt(tok, p.question, "hash", cfg.prompt), add_special_tokens=False)["input_ids"] for p in round2]
+    chosen = [completion_ids_for(tok, p.chosen) for p in round2]
+    initial = score_completions(fresh, prompts, chosen, tok.pad_token_id)
+    _restore_adapter(fresh, run.path / "round0" / "adapter")
+    after_round1 = score_completions(fresh, prompts, chosen, tok.pad_token_id)
+    for pair, before, now in zip(round2, initial, after_round1, strict=True):
+        # round 2 was built with the round-1 policy (equal up to 4-bit batch-composition noise) ...
+        assert pair.chosen_mean_logprob == pytest.approx(now.mean_logprob, rel=1e-4)
+        # ... which round 1 really changed: far outside that noise
+        assert abs(now.mean_logprob - before.mean_logprob) > 20 * abs(pair.chosen_mean_logprob - now.mean_logprob)
+    rounds = [json.loads(x) for x in run.metrics_path.read_text().splitlines() if '"round_end"' in x]
+    assert [r["round"] for r in rounds] == [1, 2] and all("rewards/margins" in r for r in rounds)
+    assert (run.adapter_path / "adapter_config.json").is_file() and not (run.adapter_path / "ref").exists()
+
+
+class InterruptRound(TrainerCallback):
+    """Ctrl-C during the given round's first training step (counted by DPOTrainer starts)."""
+
+    def __init__(self, round_number: int):
+        self.round_number, self.starts = round_number, 0
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.starts += 1
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        if self.starts == self.round_number:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_online_run_resumes_at_the_right_round(tiny_llama, tmp_path):
+    cfg = config(tiny_llama, tmp_path, mode="online", rounds=3)
+    problems = load_task(cfg.task).problems
+    model, tok = load_model(cfg)
+    run = create_run_dir(cfg)
+    with pytest.raises(KeyboardInterrupt):
+        train_exp_dpo(cfg, run, model, tok, problems, "hash", callbacks=[InterruptRound(2)])
+    assert completed_rounds(run.path) == 1
+    round1_pairs = (run.path / "pairs_round0.jsonl").read_text()
+    round2_pairs = (run.path / "pairs_round1.jsonl").read_text()  # built before the interrupt
+
+    model, tok = load_model(cfg)
+    before = {n: p.detach().clone() for n, p in model.named_parameters() if "lora_B" in n}
+    train_exp_dpo(cfg, run, model, tok, problems, "hash")
+    assert completed_rounds(run.path) == 3
+    assert (run.path / "pairs_round0.jsonl").read_text() == round1_pairs  # round 1 not redone
+    assert (run.path / "pairs_round1.jsonl").read_text() == round2_pairs  # round 2's pairs reused, not resampled
+    ends = [json.loads(x)["round"] for x in run.metrics_path.read_text().splitlines() if '"round_end"' in x]
+    assert ends == [1, 2, 3]
+    assert any(not torch.equal(before[n], p) for n, p in model.named_parameters() if n in before)
+
+
+@pytest.mark.slow
+def test_exp_dpo_offline_on_the_embedded_model(embedded_model, tmp_path):
+    result = CliRunner().invoke(app, [
+        "train", "--no-tui", "--set", "algo.name=exp_dpo", "--set", "task.levels=[1]", "--set", "task.num_problems=6",
+        "--set", "algo.num_generations=2", "--set", "train.max_completion_length=48", "--set", "explain.num_tries=3",
+        "--set", "explain.max_new_tokens=96", "--set", "train.per_device_train_batch_size=2",
+        "--set", f"train.output_dir={tmp_path}",
+    ])
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "demo"
+    pairs = [json.loads(x) for x in (run / "pairs_round0.jsonl").read_text().splitlines()]
+    assert pairs and all(p["chosen_source"] == "self_explanation" for p in pairs)
+    assert all(is_correct(p["chosen"], p["answer"]) and not is_correct(p["rejected"], p["answer"]) for p in pairs)
+    assert (run / "adapter" / "adapter_config.json").is_file()
+    assert json.loads((run / "round_state.json").read_text()) == {"completed_rounds": 1, "rounds": 1}
