@@ -71,6 +71,29 @@ def explain_cmd(
         raise typer.Exit(2) from None
 
 
+@app.command("eval")
+def eval_cmd(
+    target: Annotated[Path, typer.Argument(help="A YAML config (evaluates its base model) or a run directory.")],
+    set_: SetOpt = None,
+    split: Annotated[Optional[str], typer.Option(help="Task split (default: task.eval_split).")] = None,  # noqa: UP045
+    limit: Annotated[Optional[int], typer.Option(help="Evaluate only the first N questions.")] = None,  # noqa: UP045
+    base: Annotated[bool, typer.Option("--base", help="In a run directory, evaluate the base model.")] = False,
+) -> None:
+    """pass@k (unbiased, n samples at eval.temperature) and greedy accuracy, by level; writes eval.json."""
+    from .evaluate import run_eval
+    from .model import ModelLoadError
+    from .tasks import TaskError
+
+    try:
+        run_eval(str(target), set_ or [], split=split, limit=limit, base_model=base)
+    except ConfigError as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    except (ModelLoadError, TaskError, FileNotFoundError, ValueError) as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+
+
 @app.command("config")
 def show_config(config: ConfigArg = None, set_: SetOpt = None) -> None:
     """Validate a config and print it fully resolved (every default filled in)."""

@@ -30,6 +30,7 @@ from .config import ExpoConfig
 from .explain import completion_ids_for, explain, normalised_target
 from .io import atomic_write_json, atomic_write_text, read_jsonl
 from .logprobs import score_completions
+from .model import load_adapter_weights
 from .prompts import standard_prompt, user_text
 from .sampling import Generation, generate
 from .tasks import Problem
@@ -167,13 +168,6 @@ def _load_pairs(path: Path) -> list[Pair]:
     return [Pair(**row) for row in read_jsonl(path)]
 
 
-def _restore_adapter(model: Any, adapter_dir: Path) -> None:
-    from peft import set_peft_model_state_dict
-    from safetensors.torch import load_file
-
-    set_peft_model_state_dict(model, load_file(str(adapter_dir / "adapter_model.safetensors")))
-
-
 def dpo_args(cfg: ExpoConfig, output_dir: Path):
     import torch
     from trl import DPOConfig
@@ -209,7 +203,7 @@ def train_exp_dpo(cfg: ExpoConfig, run: Any, model: Any, tokenizer: Any, problem
     slices = round_slices(len(problems), rounds)
     done = completed_rounds(run.path)
     if done:
-        _restore_adapter(model, run.path / f"round{done - 1}" / "adapter")
+        load_adapter_weights(model, run.path / f"round{done - 1}" / "adapter")
         if console:
             console.print(f"resuming at round {done + 1}/{rounds} (rounds 1..{done} are complete)")
     for r in range(done, rounds):

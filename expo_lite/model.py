@@ -247,6 +247,19 @@ def load_model(cfg: ExpoConfig | ModelConfig, lora: LoraSection | None = None):
     return model, tokenizer
 
 
+def load_adapter_weights(model: Any, adapter_dir: Any) -> None:
+    """Put a saved LoRA adapter's weights into a peft model built with the same LoRA config."""
+    from pathlib import Path
+
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    result = set_peft_model_state_dict(model, load_file(str(Path(adapter_dir) / "adapter_model.safetensors")))
+    unexpected = getattr(result, "unexpected_keys", [])
+    if unexpected:
+        raise ModelLoadError(f"adapter in {adapter_dir} does not fit this model/LoRA config: {unexpected[:3]} ...")
+
+
 def trainable_parameter_names(model: Any) -> list[str]:
     return [name for name, p in model.named_parameters() if p.requires_grad]
 

@@ -16,7 +16,6 @@ from expo_lite.dpo import (
     SKIP_NO_CHOSEN,
     SKIP_NO_REJECTED,
     _load_pairs,
-    _restore_adapter,
     assemble_pairs,
     build_pairs,
     completed_rounds,
@@ -25,7 +24,7 @@ from expo_lite.dpo import (
 )
 from expo_lite.explain import completion_ids_for
 from expo_lite.logprobs import score_completions
-from expo_lite.model import load_model
+from expo_lite.model import load_adapter_weights, load_model
 from expo_lite.prompts import standard_prompt, user_text
 from expo_lite.rundir import create_run_dir
 from expo_lite.sampling import Generation
@@ -101,7 +100,7 @@ def test_online_rounds_regenerate_from_the_current_policy(tiny_llama, tmp_path):
     prompts = [tok(standard_prompt(tok, p.question, "hash", cfg.prompt), add_special_tokens=False)["input_ids"] for p in round2]
     chosen = [completion_ids_for(tok, p.chosen) for p in round2]
     initial = score_completions(fresh, prompts, chosen, tok.pad_token_id)
-    _restore_adapter(fresh, run.path / "round0" / "adapter")
+    load_adapter_weights(fresh, run.path / "round0" / "adapter")
     after_round1 = score_completions(fresh, prompts, chosen, tok.pad_token_id)
     for pair, before, now in zip(round2, initial, after_round1, strict=True):
         # round 2 was built with the round-1 policy (equal up to 4-bit batch-composition noise) ...

@@ -1,0 +1,134 @@
+"""`expo-lite eval`: pass@k (unbiased, from n >= k samples) and greedy accuracy, overall and per level/type.
+
+pass@k for one question with n samples of which c are correct is 1 - C(n-c, k) / C(n, k): the chance
+that k samples drawn without replacement from the n contain a correct one (Chen et al., 2021). It is
+computed as a running product so it never forms huge binomials. The paper reports pass@4 at T=0.7.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .answers import is_correct
+from .config import ExpoConfig
+from .prompts import standard_prompt
+from .sampling import generate
+from .tasks import Problem
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    if not 0 <= c <= n or not 1 <= k <= n:
+        raise ValueError(f"pass@k needs 0 <= c <= n and 1 <= k <= n, got n={n}, c={c}, k={k}")
+    if n - c < k:
+        return 1.0
+    product = 1.0
+    for i in range(n - c + 1, n + 1):  # C(n-c, k) / C(n, k) = prod_{i=n-c+1}^{n} (1 - k / i)
+        product *= 1.0 - k / i
+    return 1.0 - product
+
+
+@dataclass
+class QuestionResult:
+    problem_id: str
+    level: int | None
+    type: str | None
+    n: int
+    correct: int
+    greedy_correct: bool
+
+
+def aggregate(results: list[QuestionResult], k: int) -> dict[str, Any]:
+    """Mean pass@k and greedy accuracy overall, by level and by type."""
+
+    def summary(rows: list[QuestionResult]) -> dict[str, Any]:
+        return {
+            "questions": len(rows),
+            f"pass@{k}": sum(pass_at_k(r.n, r.correct, k) for r in rows) / len(rows),
+            "greedy_accuracy": sum(r.greedy_correct for r in rows) / len(rows),
+            "sample_accuracy": sum(r.correct for r in rows) / sum(r.n for r in rows),
+        }
+
+    out: dict[str, Any] = {"k": k, "overall": summary(results) if results else None}
+    for field_name, key in (("level", "by_level"), ("type", "by_type")):
+        groups: dict[Any, list[QuestionResult]] = defaultdict(list)
+        for r in results:
+            value = getattr(r, field_name)
+            if value is not None and value != -1:
+                groups[value].append(r)
+        out[key] = {str(v): summary(rows) for v, rows in sorted(groups.items(), key=lambda kv: str(kv[0]))}
+    return out
+
+
+def evaluate(model: Any, tokenizer: Any, problems: list[Problem], fmt: str, cfg: ExpoConfig,
+             progress: Any = None) -> list[QuestionResult]:
+    """n samples at eval.temperature plus one greedy answer per question, checked against the gold answer."""
+    e = cfg.eval
+    results = []
+    batch = 8
+    for start in range(0, len(problems), batch):
+        chunk = problems[start : start + batch]
+        prompts = [standard_prompt(tokenizer, p.question, fmt, cfg.prompt) for p in chunk]
+        sampled = generate(model, tokenizer, prompts, max_new_tokens=e.max_new_tokens, temperature=e.temperature,
+                           num_return_sequences=e.n, batch_size=batch)
+        greedy = generate(model, tokenizer, prompts, max_new_tokens=e.max_new_tokens, batch_size=batch)
+        for p, samples, (g,) in zip(chunk, sampled, greedy, strict=True):
+            results.append(QuestionResult(p.id, p.level, p.type, e.n, sum(is_correct(s.text, p.answer) for s in samples),
+                                          is_correct(g.text, p.answer)))
+        if progress is not None:
+            progress(len(chunk))
+    return results
+
+
+def run_eval(target: str, overrides: list[str] | None = None, split: str | None = None, limit: int | None = None,
+             base_model: bool = False, console: Any = None) -> dict[str, Any]:
+    """Evaluate a config (its base model) or a run directory (its trained adapter); writes eval.json."""
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.table import Table
+
+    from .config import load_config
+    from .io import atomic_write_json
+    from .model import load_adapter_weights, load_model
+    from .rundir import CONFIG_FILE, RunDir, create_run_dir
+    from .tasks import answer_format, load_task
+
+    console = console or Console()
+    path = Path(target)
+    if path.is_dir():
+        if not (path / CONFIG_FILE).is_file():
+            raise FileNotFoundError(f"{path} is not a run directory (no {CONFIG_FILE}); pass a run dir or a YAML config")
+        run, cfg = RunDir(path), load_config(path / CONFIG_FILE, overrides)
+    else:
+        cfg = load_config(path, overrides)
+        run = create_run_dir(cfg)
+    task = load_task(cfg.task, split or cfg.task.eval_split)
+    problems = task.problems[: limit or cfg.eval.max_samples or len(task.problems)]
+    model, tokenizer = load_model(cfg)
+    adapter = None
+    if path.is_dir() and not base_model:
+        if not (run.adapter_path / "adapter_model.safetensors").is_file():
+            raise FileNotFoundError(f"{run.adapter_path} holds no trained adapter; train first or pass --base")
+        load_adapter_weights(model, run.adapter_path)
+        adapter = str(run.adapter_path)
+    with Progress(TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console, disable=not console.is_terminal) as bar:
+        job = bar.add_task("eval", total=len(problems))
+        results = evaluate(model, tokenizer, problems, answer_format(cfg.task), cfg, lambda n: bar.advance(job, n))
+    report = aggregate(results, cfg.eval.k)
+    report.update({"model": cfg.model.name, "adapter": adapter, "task": cfg.task.name, "split": split or cfg.task.eval_split,
+                   "n": cfg.eval.n, "temperature": cfg.eval.temperature, "algo": cfg.algo.name,
+                   "questions": [asdict(r) for r in results]})
+    atomic_write_json(run.path / "eval.json", report)
+    table = Table(title=f"pass@{cfg.eval.k} (n={cfg.eval.n}, T={cfg.eval.temperature}) and greedy accuracy")
+    for col in ("group", "questions", f"pass@{cfg.eval.k}", "greedy"):
+        table.add_column(col, justify="right")
+    rows = [("all", report["overall"])] + [(f"level {lv}", s) for lv, s in report["by_level"].items()]
+    for name, s in rows:
+        table.add_row(name, str(s["questions"]), f"{s[f'pass@{cfg.eval.k}']:.1%}", f"{s['greedy_accuracy']:.1%}")
+    console.print(table)
+    console.print(f"eval.json: {run.path / 'eval.json'}")
+    return report
