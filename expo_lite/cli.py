@@ -94,6 +94,22 @@ def eval_cmd(
         raise typer.Exit(2) from None
 
 
+@app.command("report")
+def report_cmd(
+    runs: Annotated[list[Path], typer.Argument(help="Run directories to compare.")],
+    out: Annotated[Optional[Path], typer.Option(help="Output folder (default: the first run directory).")] = None,  # noqa: UP045
+) -> None:
+    """Markdown report (paper's table shapes) and PNG plots comparing runs side by side."""
+    from .report import write_report
+
+    try:
+        path = write_report(runs, out or runs[0])
+    except (FileNotFoundError, ConfigError) as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"report: {path}")
+
+
 @app.command("config")
 def show_config(config: ConfigArg = None, set_: SetOpt = None) -> None:
     """Validate a config and print it fully resolved (every default filled in)."""

@@ -1,0 +1,53 @@
+"""`expo-lite report` on synthetic run directories: the table shapes and the plots."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from expo_lite.cli import app
+from expo_lite.config import load_config
+from expo_lite.rundir import create_run_dir
+
+
+def fake_run(tmp_path, name, algo, by_level, adapter=True, metrics=None):
+    cfg = load_config(None, [f"train.output_dir={tmp_path}", f"train.run_name={name}", f"algo.name={algo}"])
+    run = create_run_dir(cfg)
+    overall = sum(by_level.values()) / len(by_level)
+    (run.path / "eval.json").write_text(json.dumps({
+        "k": 4, "adapter": "x" if adapter else None,
+        "overall": {"pass@4": overall, "questions": 10, "greedy_accuracy": 0.0, "sample_accuracy": 0.0},
+        "by_level": {lv: {"pass@4": v, "questions": 2} for lv, v in by_level.items()}, "by_type": {},
+    }))
+    for m in metrics or []:
+        run.log_metrics(m)
+    return run.path
+
+
+def test_report_tables_and_plots(tmp_path):
+    base = fake_run(tmp_path, "base", "grpo", {"1": 0.97, "5": 0.04}, adapter=False)
+    grpo = fake_run(tmp_path, "grpo", "grpo", {"1": 0.91, "5": 0.02},
+                    metrics=[{"step": 1, "reward": 0.1, "frac_reward_zero_std": 0.9}, {"step": 2, "reward": 0.2}])
+    expo = fake_run(tmp_path, "expo", "exp_grpo", {"1": 0.96, "5": 0.23},
+                    metrics=[{"step": s, "reward": 0.1 * s, "expo/all_wrong_frac": 1 - 0.2 * s} for s in (1, 2, 3)])
+    out = tmp_path / "report"
+    result = CliRunner().invoke(app, ["report", str(base), str(grpo), str(expo), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    text = (out / "report.md").read_text()
+    assert "| method (run) | L1 | L5 | all |" in text
+    assert "| base (base) | 97.0 | 4.0 | 50.5 |" in text
+    assert "| GRPO (grpo) | 91.0 | 2.0 | 46.5 |" in text
+    assert "| ExP-GRPO (expo) | 96.0 | 23.0 | 59.5 |" in text
+    assert "| method | arithmetic |" in text and "| ExP-GRPO | 59.5 |" in text
+    for png in ("learning_curves.png", "accuracy_by_level.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"]({png})" in text
+
+
+def test_report_without_eval_and_bad_dir(tmp_path):
+    cfg = load_config(None, [f"train.output_dir={tmp_path}", "train.run_name=bare"])
+    run = create_run_dir(cfg)
+    result = CliRunner().invoke(app, ["report", str(run.path)])
+    assert result.exit_code == 0 and "no run has an eval.json" in (run.path / "report.md").read_text()
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "nope")])
+    assert result.exit_code == 2 and "not a run directory" in result.output
