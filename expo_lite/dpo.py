@@ -194,10 +194,10 @@ def train_exp_dpo(cfg: ExpoConfig, run: Any, model: Any, tokenizer: Any, problem
     """Offline (one round over all questions) or online (`algo.rounds` rounds over slices), resumable."""
     from datasets import Dataset
     from transformers.trainer_callback import PrinterCallback
-    from transformers.trainer_utils import get_last_checkpoint
     from trl import DPOTrainer
 
     from .callbacks import MetricsLogger
+    from .rundir import last_complete_checkpoint, save_interrupted
 
     rounds = cfg.algo.rounds if cfg.algo.mode == "online" else 1
     slices = round_slices(len(problems), rounds)
@@ -229,8 +229,11 @@ def train_exp_dpo(cfg: ExpoConfig, run: Any, model: Any, tokenizer: Any, problem
         trainer = DPOTrainer(model=model, args=dpo_args(cfg, out), train_dataset=data, processing_class=tokenizer,
                              callbacks=[MetricsLogger(run, console), *(callbacks or [])])
         trainer.remove_callback(PrinterCallback)
-        checkpoint = get_last_checkpoint(str(out)) if out.is_dir() else None
-        trainer.train(resume_from_checkpoint=checkpoint)
+        try:
+            trainer.train(resume_from_checkpoint=last_complete_checkpoint(out))
+        except KeyboardInterrupt:
+            save_interrupted(trainer, run.adapter_path, console)
+            raise
         losses = [h for h in trainer.state.log_history if "loss" in h]
         if losses:
             last = losses[-1]

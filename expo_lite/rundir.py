@@ -80,3 +80,30 @@ def create_run_dir(cfg: ExpoConfig, resume: bool = False) -> RunDir:
     run = RunDir(path)
     atomic_write_text(run.config_path, cfg.to_yaml())
     return run
+
+
+def last_complete_checkpoint(folder: Path) -> str | None:
+    """The newest `checkpoint-N` whose trainer_state.json (written last by the Trainer) parses; a
+    checkpoint cut short by kill -9 is skipped, so --resume never loads a half-written one."""
+    import json
+    import re
+
+    if not folder.is_dir():
+        return None
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := re.fullmatch(r"checkpoint-(\d+)", p.name))]
+    for _, path in sorted(found, reverse=True):
+        try:
+            json.loads((path / "trainer_state.json").read_text())
+            return str(path)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def save_interrupted(trainer, adapter_dir: Path, console=None) -> None:
+    """Ctrl-C: write a full checkpoint (weights, optimizer, scheduler, RNG, step) and the adapter."""
+    trainer._save_checkpoint(trainer.model, trial=None)
+    trainer.save_model(str(adapter_dir))
+    if console is not None:
+        console.print(f"[yellow]interrupted at step {trainer.state.global_step}: checkpoint and adapter saved; "
+                      f"continue with --resume[/yellow]")

@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from .config import ExpoConfig
-from .rundir import RunDir, create_run_dir
+from .rundir import RunDir, create_run_dir, last_complete_checkpoint, save_interrupted
 
 
 def build_prompt_dataset(problems: list, fmt: str, cfg: ExpoConfig, tokenizer: Any):
@@ -143,8 +143,14 @@ def run_training(cfg: ExpoConfig, resume: bool = False, console: Any = None) -> 
     from transformers.trainer_callback import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # MetricsLogger prints the readable line instead of the raw dict
-    checkpoint = _last_checkpoint(run) if resume else None
-    trainer.train(resume_from_checkpoint=checkpoint)
+    checkpoint = last_complete_checkpoint(run.checkpoints_path) if resume else None
+    try:
+        trainer.train(resume_from_checkpoint=checkpoint)
+    except KeyboardInterrupt:
+        if dashboard is not None and dashboard.live is not None:
+            dashboard.live.stop()
+        save_interrupted(trainer, run.adapter_path, console)
+        raise
     trainer.save_model(str(run.adapter_path))
     console.print(
         f"done: {trainer.state.global_step} steps.\n  adapter      {run.adapter_path}\n  metrics      {run.metrics_path}\n"
@@ -172,7 +178,3 @@ def _dashboard(cfg: ExpoConfig, model: Any, console: Any):
                       "device": device}, console=console)
 
 
-def _last_checkpoint(run: RunDir) -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
-
-    return get_last_checkpoint(str(run.checkpoints_path)) if run.checkpoints_path.is_dir() else None

@@ -1,0 +1,96 @@
+"""A real training process interrupted by SIGINT (Ctrl-C) or killed by SIGKILL resumes with --resume and
+ends with the configured number of steps and a loadable adapter."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from expo_lite.config import ExpoConfig
+from expo_lite.model import load_adapter_weights, load_model
+from expo_lite.rundir import last_complete_checkpoint
+
+STEPS = 8
+
+
+def train_cmd(model_dir: Path, out: Path, *extra: str) -> list[str]:
+    sets = [f"model.name={model_dir}", "model.backend=hf", f"train.output_dir={out}", f"train.max_steps={STEPS}",
+            "train.per_device_train_batch_size=4", "algo.num_generations=2", "train.max_completion_length=48",
+            "algo.name=grpo_sft_gt", "train.save_steps=2"]
+    return [sys.executable, "-m", "expo_lite.cli", "train", "--no-tui", *extra, *sum((["--set", s] for s in sets), [])]
+
+
+def logged_steps(run: Path) -> list[int]:
+    path = run / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    steps = []
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line being written right now
+        if "loss" in record:
+            steps.append(record["step"])
+    return steps
+
+
+def run_until_step_then(sig: int, model_dir: Path, out: Path, step: int) -> subprocess.CompletedProcess:
+    proc = subprocess.Popen(train_cmd(model_dir, out), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and (not logged_steps(out / "demo") or max(logged_steps(out / "demo")) < step):
+        if proc.poll() is not None:
+            pytest.fail(f"training ended before it could be interrupted:\n{proc.stdout.read()[-3000:]}")
+        time.sleep(0.1)
+    os.kill(proc.pid, sig)
+    output, _ = proc.communicate(timeout=300)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, output)
+
+
+def resume_and_check(model_dir: Path, out: Path) -> None:
+    done = subprocess.run(train_cmd(model_dir, out, "--resume"), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    run = out / "demo"
+    state = json.loads((Path(last_complete_checkpoint(run / "checkpoints")) / "trainer_state.json").read_text())
+    assert state["global_step"] == STEPS
+    assert max(logged_steps(run)) == STEPS
+    model, _ = load_model(ExpoConfig.model_validate({"model": {"name": str(model_dir), "backend": "hf"}}))
+    load_adapter_weights(model, run / "adapter")  # raises if the adapter is missing or does not fit
+
+
+@pytest.mark.slow
+def test_sigint_saves_exits_130_and_resumes(tiny_llama, tmp_path):
+    result = run_until_step_then(signal.SIGINT, tiny_llama, tmp_path, step=3)
+    assert result.returncode == 130, result.stdout[-3000:]
+    assert "interrupted at step" in result.stdout
+    run = tmp_path / "demo"
+    interrupted_at = json.loads((Path(last_complete_checkpoint(run / "checkpoints")) / "trainer_state.json").read_text())
+    assert 3 <= interrupted_at["global_step"] < STEPS  # saved where it stopped, not at the last save_steps
+    assert (run / "adapter" / "adapter_model.safetensors").is_file()
+    resume_and_check(tiny_llama, tmp_path)
+
+
+@pytest.mark.slow
+def test_sigkill_mid_run_resumes_from_last_checkpoint(tiny_llama, tmp_path):
+    result = run_until_step_then(signal.SIGKILL, tiny_llama, tmp_path, step=3)
+    assert result.returncode == -signal.SIGKILL
+    run = tmp_path / "demo"
+    assert last_complete_checkpoint(run / "checkpoints") is not None
+    assert (run / "config.yaml").is_file()  # the run directory survives intact
+    resume_and_check(tiny_llama, tmp_path)
+
+
+def test_half_written_checkpoint_is_skipped(tmp_path):
+    for step, state in ((2, '{"global_step": 2}'), (4, '{"global_st')):  # 4 was cut short by kill -9
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text(state)
+    (tmp_path / "checkpoint-6").mkdir()  # no trainer_state.json at all
+    assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-2")
+    assert last_complete_checkpoint(tmp_path / "missing") is None
