@@ -110,6 +110,22 @@ def report_cmd(
     typer.echo(f"report: {path}")
 
 
+@app.command("plan")
+def plan_cmd(config: ConfigArg = None, set_: SetOpt = None) -> None:
+    """Predicted peak GPU memory of a config, part by part, and a fit table for 16/24/40/80 GB."""
+    from rich.console import Console
+
+    from .planner import plan_memory, render_plan
+
+    cfg = _load(config, set_)
+    try:
+        plan = plan_memory(cfg)
+    except ValueError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    render_plan(cfg, plan, Console())
+
+
 @app.command("config")
 def show_config(config: ConfigArg = None, set_: SetOpt = None) -> None:
     """Validate a config and print it fully resolved (every default filled in)."""

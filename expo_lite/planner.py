@@ -1,0 +1,202 @@
+"""`expo-lite plan`: predict the peak GPU memory of a config before renting the GPU.
+
+    peak = weights + LoRA (params + grads + optimizer states)
+         + max(training step: checkpointed activations + one layer recomputed + logits,
+               generation: KV cache of every sequence sampled at once + its last-token logits)
+         + runtime overhead (CUDA context, allocator slack)
+
+Each part is a closed formula of the model's dimensions and the config; `plan_memory` returns them
+separately so the fit table can say which knob to lower. Dimensions of the shipped 3B models are
+written here as facts (from their config.json); other local models are read from their config.json.
+The estimate is a planning aid, not a guarantee: kernels (Unsloth's, FlashAttention) and allocator
+behaviour move the real peak by some percent either way.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .config import ExpoConfig
+
+GIB = 2**30
+
+
+@dataclass(frozen=True)
+class ModelDims:
+    hidden: int
+    intermediate: int
+    layers: int
+    heads: int
+    kv_heads: int
+    vocab: int
+    tied_embeddings: bool
+    head_dim: int | None = None
+
+    @property
+    def dh(self) -> int:
+        return self.head_dim or self.hidden // self.heads
+
+    def linear_shapes(self) -> dict[str, tuple[int, int]]:
+        """(in, out) of each projection in one decoder layer."""
+        q, kv = self.heads * self.dh, self.kv_heads * self.dh
+        h, i = self.hidden, self.intermediate
+        return {"q_proj": (h, q), "k_proj": (h, kv), "v_proj": (h, kv), "o_proj": (q, h),
+                "gate_proj": (h, i), "up_proj": (h, i), "down_proj": (i, h)}
+
+    def linear_params(self) -> int:
+        return self.layers * sum(a * b for a, b in self.linear_shapes().values())
+
+    def embedding_params(self) -> int:
+        return self.vocab * self.hidden * (1 if self.tied_embeddings else 2)
+
+
+# From each model's config.json on the hub (2024-09 releases), written here so planning needs no download.
+PRESETS = {
+    "Qwen/Qwen2.5-3B-Instruct": ModelDims(2048, 11008, 36, 16, 2, 151936, True, 128),
+    "meta-llama/Llama-3.2-3B-Instruct": ModelDims(3072, 8192, 28, 24, 8, 128256, True, 128),
+    "embedded:smollm2-135m": ModelDims(576, 1536, 30, 9, 3, 49152, True, 64),
+}
+PRESETS["unsloth/Qwen2.5-3B-Instruct-bnb-4bit"] = PRESETS["Qwen/Qwen2.5-3B-Instruct"]
+PRESETS["unsloth/Llama-3.2-3B-Instruct-bnb-4bit"] = PRESETS["meta-llama/Llama-3.2-3B-Instruct"]
+PRESETS["unsloth/Qwen2.5-3B-Instruct"] = PRESETS["Qwen/Qwen2.5-3B-Instruct"]
+PRESETS["unsloth/Llama-3.2-3B-Instruct"] = PRESETS["meta-llama/Llama-3.2-3B-Instruct"]
+
+NF4_BYTES_PER_PARAM = (4 + 8 / 64 + 32 / (64 * 256)) / 8  # 4-bit codes + double-quantized absmax per 64
+LOGIT_TILE_TOKENS = 1024  # tokens per LM-head tile when log-probs are computed chunked
+OVERHEAD_GPU_BYTES = int(0.8 * GIB)  # CUDA context + cuBLAS workspace, typical on recent drivers
+ALLOCATOR_SLACK = 0.10  # fragmentation of PyTorch's caching allocator, as a fraction of the rest
+
+
+def dims_for(name: str) -> ModelDims:
+    if name in PRESETS:
+        return PRESETS[name]
+    config = Path(name).expanduser() / "config.json"
+    if not config.is_file():
+        raise ValueError(f"plan: no preset for {name!r} and no {config}; known: {', '.join(sorted(PRESETS))}")
+    c = json.loads(config.read_text())
+    c = c.get("text_config", c)
+    return ModelDims(c["hidden_size"], c["intermediate_size"], c["num_hidden_layers"], c["num_attention_heads"],
+                     c.get("num_key_value_heads", c["num_attention_heads"]), c["vocab_size"],
+                     bool(c.get("tie_word_embeddings", False)), c.get("head_dim"))
+
+
+@dataclass
+class MemoryPlan:
+    weights: int
+    lora: int
+    activations: int
+    logits: int
+    kv_cache: int
+    overhead: int
+
+    @property
+    def training(self) -> int:
+        return self.activations + self.logits
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.lora + max(self.training, self.kv_cache) + self.overhead
+
+    def as_gib(self) -> dict[str, float]:
+        return {k: v / GIB for k, v in {**asdict(self), "total": self.total}.items()}
+
+
+def plan_memory(cfg: ExpoConfig, dims: ModelDims | None = None, *, param_bytes: int = 2, on_gpu: bool = True,
+                optimizer_bytes_per_param: int | None = None, chunked_logits: bool = True) -> MemoryPlan:
+    """Predicted peak memory of one training step of `cfg`, split into parts (bytes).
+
+    param_bytes: bytes per 16-bit weight/activation element (2 on GPU; 4 for float32 CPU runs).
+    """
+    d = dims or dims_for(cfg.model.name)
+    t, a = cfg.train, cfg.algo
+    quantized = cfg.model.use_4bit()
+    weights = int(d.linear_params() * (NF4_BYTES_PER_PARAM if quantized else param_bytes)) + d.embedding_params() * param_bytes
+
+    shapes = d.linear_shapes()
+    lora_params = d.layers * sum(cfg.lora.r * (i + o) for name, (i, o) in shapes.items() if name in cfg.lora.target_modules)
+    optim = optimizer_bytes_per_param if optimizer_bytes_per_param is not None else (2 if "8bit" in t.optim else 8)
+    lora = lora_params * (4 + 4 + optim)  # fp32 params + fp32 grads + optimizer states
+
+    # One optimizer micro-batch. GRPO: per_device_train_batch_size rollouts of prompt + completion.
+    # DPO: each pair is two sequences (chosen, rejected) and TRL takes their full logits.
+    dpo = a.name == "exp_dpo"
+    rows = t.per_device_train_batch_size * (2 if dpo else 1)
+    completion = max(t.max_completion_length, cfg.explain.max_new_tokens) if dpo else t.max_completion_length
+    seq = t.max_prompt_length + completion
+    tokens = rows * seq
+    if cfg.model.gradient_checkpointing:
+        # the input of every layer is kept; one layer's internals are rebuilt during its backward
+        per_layer_live = d.hidden * 10 + d.intermediate * 4 + d.heads * d.dh * 2
+        activations = tokens * (d.layers * d.hidden + per_layer_live) * param_bytes
+    else:
+        activations = tokens * d.layers * (d.hidden * 10 + d.intermediate * 4) * param_bytes
+    if dpo:
+        logits = tokens * d.vocab * 4 * 2
+        questions = max(t.per_device_train_batch_size, 1)  # pairs are built a micro-batch of questions at a time
+        sequences = questions * (a.num_generations + cfg.explain.num_tries)
+    else:
+        # fp32 logits and their gradient over the completion positions. TRL >= 1.16 and Unsloth compute the
+        # GRPO log-probs through the LM head in tiles (LOGIT_TILE_TOKENS at a time) instead of all at once.
+        rollout_tokens = rows * t.max_completion_length
+        logits = min(rollout_tokens, LOGIT_TILE_TOKENS if chunked_logits else rollout_tokens) * d.vocab * 4 * 2
+        if a.positive_source not in (None, "none"):
+            # our SFT term takes full logits of its positives (one per question, prompt + completion)
+            logits += max(rows // a.num_generations, 1) * (t.max_prompt_length + cfg.explain.max_new_tokens) * d.vocab * 8
+        # generation: every rollout of the micro-batch at once, plus the self-explanation tries
+        sequences = rows + (rows // a.num_generations) * cfg.explain.num_tries
+    kv_len = t.max_prompt_length + max(t.max_completion_length, cfg.explain.max_new_tokens)
+    kv_cache = 2 * d.layers * d.kv_heads * d.dh * kv_len * sequences * param_bytes + sequences * d.vocab * 4
+    body = weights + lora + max(activations + logits, kv_cache)
+    overhead = (OVERHEAD_GPU_BYTES if on_gpu else 0) + int(ALLOCATOR_SLACK * body)
+    return MemoryPlan(weights, lora, activations, logits, kv_cache, overhead)
+
+
+SUGGESTIONS = [
+    ("logits", "lower train.max_completion_length or train.per_device_train_batch_size (logits are "
+               "batch x completion x vocab x fp32)"),
+    ("activations", "lower train.per_device_train_batch_size (raise gradient_accumulation_steps to keep the "
+                    "batch) or keep model.gradient_checkpointing: true"),
+    ("kv_cache", "lower algo.num_generations, explain.num_tries or the generation lengths"),
+    ("weights", "set model.load_in_4bit: true"),
+    ("lora", "lower lora.r or use train.optim: adamw_8bit"),
+]
+
+
+def advice(plan: MemoryPlan, budget_gib: float) -> list[str]:
+    """What to lower, biggest part first, when the plan does not fit `budget_gib`."""
+    if plan.total <= budget_gib * GIB:
+        return []
+    parts = {"logits": plan.logits, "activations": plan.activations, "kv_cache": plan.kv_cache,
+             "weights": plan.weights, "lora": plan.lora}
+    if plan.kv_cache > plan.training:
+        parts["logits"] = parts["activations"] = 0
+    else:
+        parts["kv_cache"] = 0
+    order = sorted(parts, key=parts.get, reverse=True)
+    text = dict(SUGGESTIONS)
+    return [f"{name} ({parts[name] / GIB:.1f} GiB): {text[name]}" for name in order if parts[name] > 0][:3]
+
+
+def render_plan(cfg: ExpoConfig, plan: MemoryPlan, console) -> None:
+    from rich.table import Table
+
+    parts = Table(title=f"Predicted peak GPU memory: {cfg.model.name} ({'4-bit' if cfg.model.use_4bit() else '16-bit'})")
+    parts.add_column("part")
+    parts.add_column("GiB", justify="right")
+    rows = [("weights", plan.weights), ("LoRA params + grads + optimizer", plan.lora),
+            ("activations (training step)", plan.activations), ("logits (training step)", plan.logits),
+            ("KV cache + logits (generation)", plan.kv_cache), ("runtime overhead", plan.overhead)]
+    for name, value in rows:
+        parts.add_row(name, f"{value / GIB:.2f}")
+    parts.add_row("peak = weights + LoRA + max(training, generation) + overhead", f"{plan.total / GIB:.2f}", style="bold")
+    console.print(parts)
+    fit = Table(title="Fits on")
+    fit.add_column("GPU")
+    fit.add_column("fits")
+    fit.add_column("lower first")
+    for gib in (16, 24, 40, 80):
+        tips = advice(plan, gib)
+        fit.add_row(f"{gib} GB", "yes" if not tips else "[red]no[/red]", "\n".join(tips) or "-")
+    console.print(fit)

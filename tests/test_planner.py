@@ -1,0 +1,93 @@
+"""The memory planner, component by component, against values computed by hand."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from expo_lite.cli import app
+from expo_lite.config import ExpoConfig
+from expo_lite.planner import GIB, NF4_BYTES_PER_PARAM, PRESETS, ModelDims, advice, dims_for, plan_memory
+
+from conftest import REPO
+
+DIMS = ModelDims(hidden=8, intermediate=16, layers=2, heads=2, kv_heads=1, vocab=10, tied_embeddings=True, head_dim=4)
+
+
+def cfg(**sections):
+    base = {"model": {"name": "x", "load_in_4bit": False},
+            "lora": {"r": 2},
+            "train": {"per_device_train_batch_size": 4, "max_prompt_length": 5, "max_completion_length": 3,
+                      "optim": "adamw_torch"},
+            "explain": {"num_tries": 1, "max_new_tokens": 3},
+            "algo": {"num_generations": 2}}
+    for key, value in sections.items():
+        base.setdefault(key, {}).update(value)
+    return ExpoConfig.model_validate(base)
+
+
+def test_model_dims():
+    # per layer: q 8x8 + k 8x4 + v 8x4 + o 8x8 + gate 8x16 + up 8x16 + down 16x8 = 576
+    assert DIMS.linear_params() == 2 * 576
+    assert DIMS.embedding_params() == 80  # tied: one 10 x 8 table
+
+
+def test_each_component_by_hand():
+    plan = plan_memory(cfg(), DIMS, on_gpu=False)
+    assert plan.weights == 1152 * 2 + 80 * 2
+    # LoRA r=2 on all 7 projections: r*(in+out) = 32+24+24+32+48+48+48 = 256 per layer; fp32 p + g + Adam (8)
+    assert plan.lora == 2 * 256 * (4 + 4 + 8)
+    # gradient checkpointing: 4 rows x 8 tokens; per token: layers*hidden (16) + one layer live (80+64+16)
+    assert plan.activations == 32 * (16 + 160) * 2
+    # rollout logits 4 x 3 x vocab x fp32 x (value + grad) + SFT positives: 2 questions x (5 + 3) tokens
+    assert plan.logits == 12 * 10 * 8 + 2 * 8 * 10 * 8
+    # K and V: 2 x layers x kv_heads x head_dim x (5 + 3) x (4 rollouts + 2 explanations) x 2 bytes + last logits
+    assert plan.kv_cache == 2 * 2 * 1 * 4 * 8 * 6 * 2 + 6 * 10 * 4
+    body = plan.weights + plan.lora + max(plan.activations + plan.logits, plan.kv_cache)
+    assert plan.overhead == int(0.10 * body) and plan.total == body + plan.overhead
+
+
+def test_knobs_move_the_right_parts():
+    base = plan_memory(cfg(), DIMS, on_gpu=False)
+    four_bit = plan_memory(cfg(model={"load_in_4bit": True}), DIMS, on_gpu=False)
+    assert four_bit.weights == int(1152 * NF4_BYTES_PER_PARAM) + 160 and four_bit.weights < base.weights
+    eight_bit = plan_memory(cfg(train={"optim": "adamw_8bit"}), DIMS, on_gpu=False)
+    assert eight_bit.lora == 2 * 256 * (4 + 4 + 2)
+    no_gc = plan_memory(cfg(model={"gradient_checkpointing": False}), DIMS, on_gpu=False)
+    assert no_gc.activations == 32 * 2 * (80 + 64) * 2
+    plain = plan_memory(cfg(algo={"name": "grpo"}), DIMS, on_gpu=False)
+    assert plain.logits == 12 * 10 * 8  # no SFT positives
+    gpu = plan_memory(cfg(), DIMS)
+    assert gpu.overhead > base.overhead  # CUDA context
+
+
+def test_presets_hold_the_real_3b_dimensions():
+    qwen, llama = PRESETS["Qwen/Qwen2.5-3B-Instruct"], PRESETS["meta-llama/Llama-3.2-3B-Instruct"]
+    total_qwen = qwen.linear_params() + qwen.embedding_params()
+    total_llama = llama.linear_params() + llama.embedding_params()
+    assert 3.0e9 < total_qwen < 3.2e9 and 3.1e9 < total_llama < 3.3e9  # both publish ~3.1B / ~3.2B
+    assert dims_for("unsloth/Qwen2.5-3B-Instruct-bnb-4bit") == qwen
+
+
+def test_dims_from_local_config(tiny_llama):
+    d = dims_for(str(tiny_llama))
+    assert (d.hidden, d.layers, d.kv_heads) == (64, 2, 2)
+    with pytest.raises(ValueError, match="no preset"):
+        dims_for("someone/unknown-model")
+
+
+def test_advice_names_the_biggest_part():
+    plan = plan_memory(cfg(), DIMS, on_gpu=False)
+    assert advice(plan, budget_gib=1.0) == []
+    tips = advice(plan, budget_gib=plan.total / GIB / 2)
+    assert tips and tips[0].startswith("activations")
+
+
+@pytest.mark.parametrize("name", ["qwen2.5-3b.yaml", "llama-3.2-3b.yaml"])
+def test_shipped_3b_configs_fit_24gb(name):
+    result = CliRunner().invoke(app, ["plan", str(REPO / "configs" / name)])
+    assert result.exit_code == 0, result.output
+    assert "24 GB" in result.output and "peak" in result.output
+    from expo_lite.config import load_config
+
+    assert plan_memory(load_config(REPO / "configs" / name)).total < 24 * GIB
