@@ -1,0 +1,73 @@
+"""Planner vs measurement: predicted peak memory of a training step against the measured peak RSS on CPU.
+
+Each configuration trains 2 ExP-GRPO steps on the embedded model in a fresh process. Measured = peak
+RSS (ru_maxrss) minus the RSS right before the model is loaded (Python, torch and the libraries are
+not part of the plan). Predicted = plan_memory(..., param_bytes=4, on_gpu=False): float32 on CPU, no
+CUDA context. The ratio says how far the formula is from a real allocator.
+
+    .venv/bin/python benchmarks/memory_check.py
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+CONFIGS = [
+    {"batch": 4, "groups": 2, "completion": 32, "prompt": 128},
+    {"batch": 8, "groups": 4, "completion": 64, "prompt": 128},
+    {"batch": 8, "groups": 4, "completion": 128, "prompt": 256},
+]
+
+CHILD = r"""
+import json, resource, sys, tempfile
+import torch, transformers, trl  # noqa: F401  (libraries loaded before the baseline)
+spec = json.loads(sys.argv[1])
+def rss():
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmRSS"))
+baseline = rss()
+from expo_lite.answers import correctness_reward
+from expo_lite.config import load_config
+from expo_lite.grpo import ExPGRPOConfig, ExPGRPOTrainer
+from expo_lite.model import load_model
+from expo_lite.planner import plan_memory
+from expo_lite.tasks import load_task
+from expo_lite.train import build_prompt_dataset
+overrides = [f"train.per_device_train_batch_size={spec['batch']}", f"algo.num_generations={spec['groups']}",
+             f"train.max_completion_length={spec['completion']}", f"train.max_prompt_length={spec['prompt']}",
+             f"explain.max_new_tokens={spec['completion']}", "explain.num_tries=1", "train.optim=adamw_torch"]
+cfg = load_config("configs/demo.yaml", overrides)
+model, tok = load_model(cfg)
+data, _ = build_prompt_dataset(load_task(cfg.task).problems, "hash", cfg, tok)
+with tempfile.TemporaryDirectory() as out:
+    args = ExPGRPOConfig(output_dir=out, max_steps=2, per_device_train_batch_size=spec["batch"],
+                         num_generations=spec["groups"], max_completion_length=spec["completion"], use_cpu=True,
+                         bf16=False, report_to="none", save_strategy="no", disable_tqdm=True,
+                         gradient_checkpointing=True, gradient_checkpointing_kwargs={"use_reentrant": False})
+    ExPGRPOTrainer(model=model, reward_funcs=[correctness_reward], args=args, train_dataset=data,
+                   processing_class=tok, explain_config=cfg.explain).train()
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+plan = plan_memory(cfg, param_bytes=4, on_gpu=False)
+print("RESULT " + json.dumps({"measured": peak - baseline, "predicted": plan.total, "parts": plan.as_gib()}))
+"""
+
+
+def main() -> None:
+    print("| batch | G | prompt | completion | predicted GiB | measured GiB | measured/predicted |")
+    print("|---|---|---|---|---|---|---|")
+    for spec in CONFIGS:
+        proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(spec)], capture_output=True, text=True)
+        line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
+        if line is None:
+            print(f"| {spec} | failed: {proc.stderr[-500:]} |")
+            continue
+        r = json.loads(line[7:])
+        print(f"| {spec['batch']} | {spec['groups']} | {spec['prompt']} | {spec['completion']} | "
+              f"{r['predicted'] / 2**30:.2f} | {r['measured'] / 2**30:.2f} | {r['measured'] / r['predicted']:.2f} |",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
