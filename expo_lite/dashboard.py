@@ -74,6 +74,8 @@ ROWS = [
     ("expo/explain_valid_rate", "explanations valid", ".0%"),
     ("expo/sft_loss", "L_SFT", ".3f"),
     ("expo/beta", "beta", ".3g"),
+    ("rewards/margins", "DPO reward margin", ".3f"),
+    ("rewards/accuracies", "DPO preference acc", ".0%"),
     ("loss", "loss", ".4f"),
     ("learning_rate", "lr", ".2e"),
 ]

@@ -109,7 +109,9 @@ def run_training(cfg: ExpoConfig, resume: bool = False, console: Any = None) -> 
 
         console.print(f"[bold]expo-lite[/bold] exp_dpo ({cfg.algo.mode}, chosen: {cfg.algo.positive_source}) | "
                       f"{run.path}\n{task.summary()}")
-        train_exp_dpo(cfg, run, model, tokenizer, task.problems, answer_format(cfg.task), console)
+        dashboard = _dashboard(cfg, model, console)
+        train_exp_dpo(cfg, run, model, tokenizer, task.problems, answer_format(cfg.task),
+                      None if dashboard else console, callbacks=[dashboard] if dashboard else None)
         console.print(f"done.\n  adapter  {run.adapter_path}\n  pairs    {run.path}/pairs_round*.jsonl\n"
                       f"  metrics  {run.metrics_path}\n  config   {run.config_path}")
         return run

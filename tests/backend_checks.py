@@ -87,11 +87,36 @@ def grpo_step(backend: str, model_dir: str, out_dir: str) -> dict:
             "backend": model.expo_backend}
 
 
+def dpo_round(backend: str, model_dir: str, out_dir: str) -> dict:
+    """One offline ExP-DPO round (expert-CoT chosen) on a 4-bit LoRA model."""
+    import json as _json
+
+    from expo_lite.config import ExpoConfig
+    from expo_lite.dpo import train_exp_dpo
+    from expo_lite.model import count_4bit_layers, load_model
+    from expo_lite.rundir import create_run_dir
+    from expo_lite.tasks import load_task
+
+    cfg = ExpoConfig.model_validate({
+        "model": {"name": model_dir, "backend": backend, "load_in_4bit": True}, "lora": {"r": 4, "alpha": 8},
+        "task": {"levels": [1], "num_problems": 3},
+        "algo": {"name": "exp_dpo", "positive_source": "expert_cot", "num_generations": 2},
+        "train": {"output_dir": out_dir, "max_completion_length": 8, "per_device_train_batch_size": 2}})
+    model, tokenizer = load_model(cfg)
+    run = create_run_dir(cfg)
+    train_exp_dpo(cfg, run, model, tokenizer, load_task(cfg.task).problems, "hash")
+    rounds = [_json.loads(x) for x in run.metrics_path.read_text().splitlines() if "round_end" in x]
+    return {"backend": model.expo_backend, "linear4bit_layers": count_4bit_layers(model), "rounds": rounds,
+            "adapter": (run.adapter_path / "adapter_model.safetensors").is_file()}
+
+
 if __name__ == "__main__":
     command, backend, *dirs = sys.argv[1:]
     if backend == "unsloth":
         import unsloth  # noqa: F401  (first, as users must)
     if command == "grpo":
         print("RESULT " + json.dumps([grpo_step(backend, dirs[0], dirs[1])]))
+    elif command == "dpo":
+        print("RESULT " + json.dumps([dpo_round(backend, dirs[0], dirs[1])]))
     else:
         print("RESULT " + json.dumps([check_backend(backend, d) for d in dirs]))

@@ -143,3 +143,16 @@ def test_generation_does_not_corrupt_4bit_gradients(tiny_llama):
     assert any("layers.0." in n and "lora_A" in n for n in before)  # reached through later 4-bit layers
     for n in before:
         torch.testing.assert_close(after[n], before[n])
+
+
+@pytest.mark.parametrize("backend", ["hf", "unsloth"])
+def test_exp_dpo_round_on_both_backends_in_4bit(backend, tiny_qwen2, tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(TESTS / "backend_checks.py"), "dpo", backend, str(tiny_qwen2), str(tmp_path)],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(TESTS)},
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    facts = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))[len("RESULT "):])[0]
+    assert facts["backend"] == backend and facts["linear4bit_layers"] == 14 and facts["adapter"]
+    (round_end,) = facts["rounds"]
+    assert round_end["pairs"] == 3 and "rewards/margins" in round_end and round_end["loss"] > 0
