@@ -53,3 +53,36 @@ class MetricsLogger(TrainerCallback):
 
 def _is_nan(v: float) -> bool:
     return isinstance(v, float) and math.isnan(v)
+
+
+class NonFiniteLossError(RuntimeError):
+    pass
+
+
+class StopOnNonFiniteLoss(TrainerCallback):
+    """Stop at the first logged NaN/inf loss. The caller then refuses to save the (poisoned) weights, so
+    the run directory keeps its last good checkpoint."""
+
+    def __init__(self):
+        self.bad_step: int | None = None
+        self.bad_value: float | None = None
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        loss = (logs or {}).get("loss")
+        if isinstance(loss, int | float) and not math.isfinite(loss):
+            self.bad_step, self.bad_value = state.global_step, loss
+            control.should_training_stop = True
+            control.should_save = False
+
+    @staticmethod
+    def is_sampling_failure(exc: BaseException) -> bool:
+        """torch.multinomial's complaint when the weights (hence the probabilities) went NaN/inf."""
+        return isinstance(exc, RuntimeError) and "probability tensor contains either `inf`, `nan`" in str(exc)
+
+    def check(self, last_good_checkpoint: str | None) -> None:
+        if self.bad_step is not None:
+            raise NonFiniteLossError(
+                f"loss became {self.bad_value} at step {self.bad_step}; training stopped and the adapter was not saved. "
+                f"Last good checkpoint: {last_good_checkpoint or 'none yet'}. Lower train.learning_rate or "
+                f"train.max_grad_norm, then continue with --resume."
+            )

@@ -38,12 +38,17 @@ def train(
     cfg = _load(config, set_)
     if no_tui:
         cfg.log.tui = False
+    from .callbacks import NonFiniteLossError
     from .model import ModelLoadError
+    from .tasks import TaskError
     from .train import run_training
 
     try:
         run_training(cfg, resume=resume)
-    except (ModelLoadError, FileNotFoundError, ValueError) as exc:
+    except NonFiniteLossError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(3) from None
+    except (ModelLoadError, TaskError, FileNotFoundError, ValueError) as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:

@@ -196,7 +196,7 @@ def train_exp_dpo(cfg: ExpoConfig, run: Any, model: Any, tokenizer: Any, problem
     from transformers.trainer_callback import PrinterCallback
     from trl import DPOTrainer
 
-    from .callbacks import MetricsLogger
+    from .callbacks import MetricsLogger, StopOnNonFiniteLoss
     from .rundir import last_complete_checkpoint, save_interrupted
 
     rounds = cfg.algo.rounds if cfg.algo.mode == "online" else 1
@@ -226,14 +226,16 @@ def train_exp_dpo(cfg: ExpoConfig, run: Any, model: Any, tokenizer: Any, problem
         data = Dataset.from_list([{"prompt": p.prompt, "chosen": [{"role": "assistant", "content": p.chosen}],
                                    "rejected": [{"role": "assistant", "content": p.rejected}]} for p in pairs])
         out = run.checkpoints_path / f"round{r}"
+        nan_guard = StopOnNonFiniteLoss()
         trainer = DPOTrainer(model=model, args=dpo_args(cfg, out), train_dataset=data, processing_class=tokenizer,
-                             callbacks=[MetricsLogger(run, console), *(callbacks or [])])
+                             callbacks=[MetricsLogger(run, console), nan_guard, *(callbacks or [])])
         trainer.remove_callback(PrinterCallback)
         try:
             trainer.train(resume_from_checkpoint=last_complete_checkpoint(out))
         except KeyboardInterrupt:
             save_interrupted(trainer, run.adapter_path, console)
             raise
+        nan_guard.check(last_complete_checkpoint(out))
         losses = [h for h in trainer.state.log_history if "loss" in h]
         if losses:
             last = losses[-1]

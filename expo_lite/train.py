@@ -93,7 +93,7 @@ def run_training(cfg: ExpoConfig, resume: bool = False, console: Any = None) -> 
 
     console = console or Console()
     run = create_run_dir(cfg, resume=resume)
-    from .callbacks import MetricsLogger
+    from .callbacks import MetricsLogger, StopOnNonFiniteLoss
     from .io import append_jsonl
     from .model import load_model
     from .tasks import answer_format, load_task
@@ -124,6 +124,7 @@ def run_training(cfg: ExpoConfig, resume: bool = False, console: Any = None) -> 
     )
 
     dashboard = _dashboard(cfg, model, console)
+    nan_guard = StopOnNonFiniteLoss()
 
     def log_explanations(records):
         for r in records:
@@ -140,7 +141,7 @@ def run_training(cfg: ExpoConfig, resume: bool = False, console: Any = None) -> 
         explain_config=cfg.explain,
         prompt_config=cfg.prompt,
         on_explanations=log_explanations,
-        callbacks=[MetricsLogger(run, None if dashboard else console)] + ([dashboard] if dashboard else []),
+        callbacks=[MetricsLogger(run, None if dashboard else console), nan_guard] + ([dashboard] if dashboard else []),
     )
     from transformers.trainer_callback import PrinterCallback
 
@@ -153,6 +154,11 @@ def run_training(cfg: ExpoConfig, resume: bool = False, console: Any = None) -> 
             dashboard.live.stop()
         save_interrupted(trainer, run.adapter_path, console)
         raise
+    except RuntimeError as exc:
+        if not nan_guard.is_sampling_failure(exc):
+            raise
+        nan_guard.bad_step, nan_guard.bad_value = trainer.state.global_step, "nan/inf (sampling from the model failed)"
+    nan_guard.check(last_complete_checkpoint(run.checkpoints_path))
     trainer.save_model(str(run.adapter_path))
     console.print(
         f"done: {trainer.state.global_step} steps.\n  adapter      {run.adapter_path}\n  metrics      {run.metrics_path}\n"

@@ -94,3 +94,40 @@ def test_half_written_checkpoint_is_skipped(tmp_path):
     (tmp_path / "checkpoint-6").mkdir()  # no trainer_state.json at all
     assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-2")
     assert last_complete_checkpoint(tmp_path / "missing") is None
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tiny_llama, tmp_path):
+    from typer.testing import CliRunner
+
+    from expo_lite.cli import app
+
+    sets = [f"model.name={tiny_llama}", "model.backend=hf", f"train.output_dir={tmp_path}", "train.max_steps=6",
+            "train.per_device_train_batch_size=4", "algo.num_generations=2", "train.max_completion_length=4",
+            "algo.name=grpo_sft_gt", "algo.beta=1.0", "train.save_steps=1", "train.learning_rate=1e36",
+            "train.max_grad_norm=1e30"]
+    result = CliRunner().invoke(app, ["train", "--no-tui", *sum((["--set", s] for s in sets), [])])
+    assert result.exit_code == 3, result.output
+    # either the logged loss goes NaN first or sampling from NaN weights fails first: both stop the run
+    assert "loss became nan" in result.output and "Last good checkpoint" in result.output
+    run = tmp_path / "demo"
+    good = last_complete_checkpoint(run / "checkpoints")
+    assert good is not None and good in result.output
+    assert not (run / "adapter").exists()  # the poisoned weights were not saved as the run's adapter
+    state = json.loads((Path(good) / "trainer_state.json").read_text())
+    assert all(isinstance(h.get("loss", 0.0), float) and h.get("loss", 0.0) == h.get("loss", 0.0) for h in state["log_history"])
+
+
+def test_nan_guard_unit():
+    from types import SimpleNamespace
+
+    from transformers import TrainerControl
+
+    from expo_lite.callbacks import NonFiniteLossError, StopOnNonFiniteLoss
+
+    guard, control = StopOnNonFiniteLoss(), TrainerControl(should_save=True)
+    guard.on_log(None, SimpleNamespace(global_step=3), control, logs={"loss": 0.5})
+    guard.check(None)
+    guard.on_log(None, SimpleNamespace(global_step=4), control, logs={"loss": float("inf")})
+    assert control.should_training_stop and not control.should_save
+    with pytest.raises(NonFiniteLossError, match="loss became inf at step 4.*checkpoint-3"):
+        guard.check("runs/x/checkpoints/checkpoint-3")
