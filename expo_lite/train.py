@@ -89,41 +89,52 @@ def grpo_args(cfg: ExpoConfig, run: RunDir):
 
 
 def run_training(cfg: ExpoConfig, resume: bool = False, console: Any = None) -> RunDir:
+    """Run directory, model and task, then the configured algorithm. Returns the run directory."""
     from rich.console import Console
+
+    from .model import load_model
+    from .tasks import load_task
 
     console = console or Console()
     run = create_run_dir(cfg, resume=resume)
-    from .callbacks import MetricsLogger, StopOnNonFiniteLoss
-    from .io import append_jsonl
-    from .model import load_model
-    from .tasks import answer_format, load_task
-
     start = time.perf_counter()
     model, tokenizer = load_model(cfg)  # first: imports unsloth (if used) before TRL
-    from .answers import correctness_reward
-    from .grpo import ExPGRPOTrainer
-
     task = load_task(cfg.task)
-    if cfg.algo.name == "exp_dpo":
-        from .dpo import train_exp_dpo
-
-        console.print(f"[bold]expo-lite[/bold] exp_dpo ({cfg.algo.mode}, chosen: {cfg.algo.positive_source}) | "
-                      f"{run.path}\n{task.summary()}")
-        dashboard = _dashboard(cfg, model, console)
-        train_exp_dpo(cfg, run, model, tokenizer, task.problems, answer_format(cfg.task),
-                      None if dashboard else console, callbacks=[dashboard] if dashboard else None)
-        console.print(f"done.\n  adapter  {run.adapter_path}\n  pairs    {run.path}/pairs_round*.jsonl\n"
-                      f"  metrics  {run.metrics_path}\n  config   {run.config_path}")
-        return run
-    dataset, too_long = build_prompt_dataset(task.problems, answer_format(cfg.task), cfg, tokenizer)
     console.print(
         f"[bold]expo-lite[/bold] {cfg.algo.name} (positive source: {cfg.algo.positive_source}) | {run.path}\n"
         f"model {cfg.model.name} on {model.expo_backend} (4-bit {cfg.model.use_4bit()}, LoRA r={cfg.lora.r}), "
         f"loaded in {time.perf_counter() - start:.1f}s | {task.summary()}"
-        + (f" | {too_long} prompts over train.max_prompt_length dropped" if too_long else "")
     )
-
     dashboard = _dashboard(cfg, model, console)
+    if cfg.algo.name == "exp_dpo":
+        _run_dpo(cfg, run, model, tokenizer, task, console, dashboard)
+    else:
+        _run_grpo(cfg, run, model, tokenizer, task, console, dashboard, resume)
+    return run
+
+
+def _run_dpo(cfg, run, model, tokenizer, task, console, dashboard) -> None:
+    from .dpo import train_exp_dpo
+    from .tasks import answer_format
+
+    train_exp_dpo(cfg, run, model, tokenizer, task.problems, answer_format(cfg.task),
+                  None if dashboard else console, callbacks=[dashboard] if dashboard else None)
+    console.print(f"done ({cfg.algo.mode}).\n  adapter  {run.adapter_path}\n  pairs    {run.path}/pairs_round*.jsonl\n"
+                  f"  metrics  {run.metrics_path}\n  config   {run.config_path}")
+
+
+def _run_grpo(cfg, run, model, tokenizer, task, console, dashboard, resume: bool) -> None:
+    from transformers.trainer_callback import PrinterCallback
+
+    from .answers import correctness_reward
+    from .callbacks import MetricsLogger, StopOnNonFiniteLoss
+    from .grpo import ExPGRPOTrainer
+    from .io import append_jsonl
+    from .tasks import answer_format
+
+    dataset, too_long = build_prompt_dataset(task.problems, answer_format(cfg.task), cfg, tokenizer)
+    if too_long:
+        console.print(f"{too_long} prompts over train.max_prompt_length={cfg.train.max_prompt_length} tokens dropped")
     nan_guard = StopOnNonFiniteLoss()
 
     def log_explanations(records):
@@ -143,12 +154,9 @@ def run_training(cfg: ExpoConfig, resume: bool = False, console: Any = None) -> 
         on_explanations=log_explanations,
         callbacks=[MetricsLogger(run, None if dashboard else console), nan_guard] + ([dashboard] if dashboard else []),
     )
-    from transformers.trainer_callback import PrinterCallback
-
     trainer.remove_callback(PrinterCallback)  # MetricsLogger prints the readable line instead of the raw dict
-    checkpoint = last_complete_checkpoint(run.checkpoints_path) if resume else None
     try:
-        trainer.train(resume_from_checkpoint=checkpoint)
+        trainer.train(resume_from_checkpoint=last_complete_checkpoint(run.checkpoints_path) if resume else None)
     except KeyboardInterrupt:
         if dashboard is not None and dashboard.live is not None:
             dashboard.live.stop()
@@ -164,7 +172,6 @@ def run_training(cfg: ExpoConfig, resume: bool = False, console: Any = None) -> 
         f"done: {trainer.state.global_step} steps.\n  adapter      {run.adapter_path}\n  metrics      {run.metrics_path}\n"
         f"  explanations {run.explanations_path}\n  checkpoints  {run.checkpoints_path}\n  config       {run.config_path}"
     )
-    return run
 
 
 def use_dashboard(cfg: ExpoConfig, console: Any) -> bool:
