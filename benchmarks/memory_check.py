@@ -1,9 +1,11 @@
 """Planner vs measurement: predicted peak memory of a training step against the measured peak RSS on CPU.
 
-Each configuration trains 2 ExP-GRPO steps on the embedded model in a fresh process. Measured = peak
-RSS (ru_maxrss) minus the RSS right before the model is loaded (Python, torch and the libraries are
-not part of the plan). Predicted = plan_memory(..., param_bytes=4, on_gpu=False): float32 on CPU, no
-CUDA context. The ratio says how far the formula is from a real allocator.
+Each configuration trains 2 ExP-GRPO steps on the embedded model in a fresh process. Two measurements:
+  whole  = peak RSS (ru_maxrss, so it includes the model-load transient) minus the RSS before loading
+           (Python, torch and the libraries are not part of the plan), against plan.total;
+  step   = peak RSS sampled every 20 ms *during training* minus the RSS after the model is loaded,
+           against plan.total - plan.weights (what the training step adds on top of the weights).
+Predicted = plan_memory(..., param_bytes=4, on_gpu=False): float32 on CPU, no CUDA context.
 
     .venv/bin/python benchmarks/memory_check.py
 """
@@ -40,6 +42,16 @@ overrides = [f"train.per_device_train_batch_size={spec['batch']}", f"algo.num_ge
              f"explain.max_new_tokens={spec['completion']}", "explain.num_tries=1", "train.optim=adamw_torch"]
 cfg = load_config("configs/demo.yaml", overrides)
 model, tok = load_model(cfg)
+import gc, threading, time
+gc.collect()
+after_load = rss()
+peak_training = [after_load]
+stop = threading.Event()
+def sample():
+    while not stop.is_set():
+        peak_training[0] = max(peak_training[0], rss())
+        time.sleep(0.02)
+threading.Thread(target=sample, daemon=True).start()
 data, _ = build_prompt_dataset(load_task(cfg.task).problems, "hash", cfg, tok)
 with tempfile.TemporaryDirectory() as out:
     args = ExPGRPOConfig(output_dir=out, max_steps=2, per_device_train_batch_size=spec["batch"],
@@ -48,15 +60,19 @@ with tempfile.TemporaryDirectory() as out:
                          gradient_checkpointing=True, gradient_checkpointing_kwargs={"use_reentrant": False})
     ExPGRPOTrainer(model=model, reward_funcs=[correctness_reward], args=args, train_dataset=data,
                    processing_class=tok, explain_config=cfg.explain).train()
+stop.set()
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 plan = plan_memory(cfg, param_bytes=4, on_gpu=False)
-print("RESULT " + json.dumps({"measured": peak - baseline, "predicted": plan.total, "parts": plan.as_gib()}))
+print("RESULT " + json.dumps({"measured": peak - baseline, "predicted": plan.total,
+                              "step_measured": peak_training[0] - after_load, "step_predicted": plan.total - plan.weights,
+                              "weights_measured": after_load - baseline, "weights_predicted": plan.weights}))
 """
 
 
 def main() -> None:
-    print("| batch | G | prompt | completion | predicted GiB | measured GiB | measured/predicted |")
-    print("|---|---|---|---|---|---|---|")
+    print("| batch | G | prompt | completion | whole: predicted / measured GiB | ratio | weights: pred / meas | "
+          "step on top: predicted / measured GiB | ratio |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for spec in CONFIGS:
         proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(spec)], capture_output=True, text=True)
         line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
@@ -64,9 +80,12 @@ def main() -> None:
             print(f"| {spec} | failed: {proc.stderr[-500:]} |")
             continue
         r = json.loads(line[7:])
+        g = 2**30
         print(f"| {spec['batch']} | {spec['groups']} | {spec['prompt']} | {spec['completion']} | "
-              f"{r['predicted'] / 2**30:.2f} | {r['measured'] / 2**30:.2f} | {r['measured'] / r['predicted']:.2f} |",
-              flush=True)
+              f"{r['predicted'] / g:.2f} / {r['measured'] / g:.2f} | {r['measured'] / r['predicted']:.2f} | "
+              f"{r['weights_predicted'] / g:.2f} / {r['weights_measured'] / g:.2f} | "
+              f"{r['step_predicted'] / g:.2f} / {r['step_measured'] / g:.2f} | "
+              f"{r['step_measured'] / r['step_predicted']:.2f} |", flush=True)
 
 
 if __name__ == "__main__":
