@@ -169,23 +169,19 @@ def _load_pairs(path: Path) -> list[Pair]:
 
 
 def dpo_args(cfg: ExpoConfig, output_dir: Path):
-    import torch
     from trl import DPOConfig
 
+    from .trainer_args import common_training_kwargs
+
     t, a = cfg.train, cfg.algo
-    on_gpu = torch.cuda.is_available()
-    bf16 = on_gpu and torch.cuda.is_bf16_supported() and cfg.model.dtype in ("auto", "bfloat16")
     losses, weights = (["sigmoid", "sft"], [1.0, a.dpo_sft_weight]) if a.dpo_sft_weight > 0 else (["sigmoid"], None)
     return DPOConfig(
-        output_dir=str(output_dir), num_train_epochs=a.dpo_epochs, learning_rate=t.learning_rate,
-        per_device_train_batch_size=t.per_device_train_batch_size, gradient_accumulation_steps=t.gradient_accumulation_steps,
-        beta=a.dpo_beta, loss_type=losses, loss_weights=weights,
+        **common_training_kwargs(cfg, output_dir),
+        num_train_epochs=a.dpo_epochs,
+        beta=a.dpo_beta,
+        loss_type=losses,
+        loss_weights=weights,
         max_length=t.max_prompt_length + max(t.max_completion_length, cfg.explain.max_new_tokens),
-        lr_scheduler_type=t.lr_scheduler_type, warmup_steps=t.warmup_ratio, optim=t.optim, weight_decay=t.weight_decay,
-        max_grad_norm=t.max_grad_norm, logging_steps=t.logging_steps, save_steps=t.save_steps, save_total_limit=2,
-        seed=t.seed, bf16=bf16, fp16=on_gpu and not bf16 and cfg.model.dtype in ("auto", "float16"), use_cpu=not on_gpu,
-        gradient_checkpointing=cfg.model.gradient_checkpointing, gradient_checkpointing_kwargs={"use_reentrant": False},
-        report_to=cfg.log.report_to or "none", disable_tqdm=True,
     )
 
 

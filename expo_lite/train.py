@@ -41,44 +41,19 @@ def build_prompt_dataset(problems: list, fmt: str, cfg: ExpoConfig, tokenizer: A
 
 
 def grpo_args(cfg: ExpoConfig, run: RunDir):
-    import torch
-
     from .grpo import ExPGRPOConfig
     from .tasks import answer_format
+    from .trainer_args import common_training_kwargs
 
     t, a = cfg.train, cfg.algo
-    on_gpu = torch.cuda.is_available()
-    bf16 = on_gpu and torch.cuda.is_bf16_supported() and cfg.model.dtype in ("auto", "bfloat16")
     return ExPGRPOConfig(
-        output_dir=str(run.checkpoints_path),
-        run_name=t.run_name,
+        **common_training_kwargs(cfg, run.checkpoints_path),
         max_steps=t.max_steps,
-        learning_rate=t.learning_rate,
-        per_device_train_batch_size=t.per_device_train_batch_size,
-        gradient_accumulation_steps=t.gradient_accumulation_steps,
         num_generations=a.num_generations,
         max_completion_length=t.max_completion_length,
         temperature=t.temperature,
-        warmup_steps=t.warmup_ratio,  # transformers 5: a float in [0, 1) is a ratio of max_steps
-        lr_scheduler_type=t.lr_scheduler_type,
-        optim=t.optim,
-        weight_decay=t.weight_decay,
-        adam_beta1=t.adam_beta1,
-        adam_beta2=t.adam_beta2,
-        max_grad_norm=t.max_grad_norm,
-        logging_steps=t.logging_steps,
-        save_steps=t.save_steps,
-        save_total_limit=2,
-        seed=t.seed,
         beta=a.kl_beta,
         epsilon=a.epsilon,
-        bf16=bf16,
-        fp16=on_gpu and not bf16 and cfg.model.dtype in ("auto", "float16"),
-        use_cpu=not on_gpu,
-        gradient_checkpointing=cfg.model.gradient_checkpointing,
-        gradient_checkpointing_kwargs={"use_reentrant": False},
-        report_to=cfg.log.report_to or "none",
-        disable_tqdm=True,
         sft_beta=a.beta,
         sft_beta_schedule=a.beta_schedule,
         sft_beta_min=a.beta_min,

@@ -42,16 +42,22 @@ def test_hf_backend_4bit_lora(arch, request):
     assert_backend_facts(check_backend("hf", str(request.getfixturevalue(arch))), "hf")
 
 
-def test_unsloth_cpu_backend_4bit_lora(tiny_llama, tiny_qwen2):
+def run_checks(command: str, backend: str, *args) -> tuple[list[dict], str]:
+    """backend_checks.py in a fresh interpreter (importing unsloth patches TRL process-wide)."""
     proc = subprocess.run(
-        [sys.executable, str(TESTS / "backend_checks.py"), "load", "unsloth", str(tiny_llama), str(tiny_qwen2)],
+        [sys.executable, str(TESTS / "backend_checks.py"), command, backend, *map(str, args)],
         capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(TESTS)},
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))
-    for facts in json.loads(line[len("RESULT "):]):
+    return json.loads(line[len("RESULT "):]), proc.stdout + proc.stderr
+
+
+def test_unsloth_cpu_backend_4bit_lora(tiny_llama, tiny_qwen2):
+    results, output = run_checks("load", "unsloth", tiny_llama, tiny_qwen2)
+    for facts in results:
         assert_backend_facts(facts, "unsloth")
-    assert "no GPU found, training on CPU" in proc.stdout + proc.stderr
+    assert "no GPU found, training on CPU" in output
 
 
 def test_auto_backend_is_hf_without_gpu():
@@ -107,13 +113,8 @@ def test_exp_grpo_step_on_hf_backend_in_4bit(tiny_qwen2, tmp_path):
 
 
 def test_exp_grpo_step_on_unsloth_cpu_backend_in_4bit(tiny_qwen2, tmp_path):
-    proc = subprocess.run(
-        [sys.executable, str(TESTS / "backend_checks.py"), "grpo", "unsloth", str(tiny_qwen2), str(tmp_path)],
-        capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(TESTS)},
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))
-    assert_grpo_step_facts(json.loads(line[len("RESULT "):])[0], "unsloth")
+    (facts,), _ = run_checks("grpo", "unsloth", tiny_qwen2, tmp_path)
+    assert_grpo_step_facts(facts, "unsloth")
 
 
 def test_generation_does_not_corrupt_4bit_gradients(tiny_llama):
@@ -147,12 +148,7 @@ def test_generation_does_not_corrupt_4bit_gradients(tiny_llama):
 
 @pytest.mark.parametrize("backend", ["hf", "unsloth"])
 def test_exp_dpo_round_on_both_backends_in_4bit(backend, tiny_qwen2, tmp_path):
-    proc = subprocess.run(
-        [sys.executable, str(TESTS / "backend_checks.py"), "dpo", backend, str(tiny_qwen2), str(tmp_path)],
-        capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(TESTS)},
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    facts = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))[len("RESULT "):])[0]
+    (facts,), _ = run_checks("dpo", backend, tiny_qwen2, tmp_path)
     assert facts["backend"] == backend and facts["linear4bit_layers"] == 14 and facts["adapter"]
     (round_end,) = facts["rounds"]
     assert round_end["pairs"] == 3 and "rewards/margins" in round_end and round_end["loss"] > 0

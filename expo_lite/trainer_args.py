@@ -1,0 +1,44 @@
+"""The TrainingArguments both recipes share, from the config's `train` and `model` sections.
+
+One mapping so ExP-GRPO and ExP-DPO cannot drift apart on precision, optimizer or checkpointing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .config import ExpoConfig
+
+
+def common_training_kwargs(cfg: ExpoConfig, output_dir: Path) -> dict[str, Any]:
+    import torch
+
+    t = cfg.train
+    on_gpu = torch.cuda.is_available()
+    bf16 = on_gpu and torch.cuda.is_bf16_supported() and cfg.model.dtype in ("auto", "bfloat16")
+    return dict(
+        output_dir=str(output_dir),
+        run_name=t.run_name,
+        learning_rate=t.learning_rate,
+        per_device_train_batch_size=t.per_device_train_batch_size,
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        warmup_steps=t.warmup_ratio,  # transformers 5: a float in [0, 1) is a ratio of the total steps
+        lr_scheduler_type=t.lr_scheduler_type,
+        optim=t.optim,
+        weight_decay=t.weight_decay,
+        adam_beta1=t.adam_beta1,
+        adam_beta2=t.adam_beta2,
+        max_grad_norm=t.max_grad_norm,
+        logging_steps=t.logging_steps,
+        save_steps=t.save_steps,
+        save_total_limit=2,
+        seed=t.seed,
+        bf16=bf16,
+        fp16=on_gpu and not bf16 and cfg.model.dtype in ("auto", "float16"),
+        use_cpu=not on_gpu,
+        gradient_checkpointing=cfg.model.gradient_checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": False},
+        report_to=cfg.log.report_to or "none",
+        disable_tqdm=True,
+    )
