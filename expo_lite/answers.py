@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable
 from typing import Any
 
 MAX_ANSWER_CHARS = 200  # gold answers in MATH/GSM8K are far shorter; longer is garbage or an attack
@@ -174,4 +173,3 @@ def correctness_reward(completions: list[Any], answer: list[str], **_: Any) -> l
 
 
 correctness_reward.__name__ = "correctness"
-RewardFn = Callable[..., list[float]]

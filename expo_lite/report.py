@@ -34,6 +34,11 @@ def load_run(path: Path) -> dict[str, Any]:
             "metrics": metrics}
 
 
+def _levels(evaluated: list[dict[str, Any]]) -> list[str]:
+    """Every level any run was evaluated on, in numeric order (non-numeric labels last)."""
+    return sorted({lv for r in evaluated for lv in r["eval"]["by_level"]}, key=lambda s: int(s) if s.isdigit() else 99)
+
+
 def _pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.1f}"
 
@@ -43,7 +48,7 @@ def level_table(runs: list[dict[str, Any]]) -> str:
     if not evaluated:
         return "_no run has an eval.json yet: run `expo-lite eval RUN_DIR`_\n"
     k = evaluated[0]["eval"]["k"]
-    levels = sorted({lv for r in evaluated for lv in r["eval"]["by_level"]}, key=lambda s: int(s) if s.isdigit() else 99)
+    levels = _levels(evaluated)
     head = f"| method (run) | {' | '.join(f'L{lv}' for lv in levels)} | all |"
     lines = [f"pass@{k} (%) per level", "", head, "|" + "---|" * (len(levels) + 2)]
     for r in evaluated:
@@ -108,7 +113,7 @@ def plot_levels(runs: list[dict[str, Any]], out: Path) -> Path | None:
     if not evaluated:
         return None
     k = evaluated[0]["eval"]["k"]
-    levels = sorted({lv for r in evaluated for lv in r["eval"]["by_level"]}, key=lambda s: int(s) if s.isdigit() else 99)
+    levels = _levels(evaluated)
     width = 0.8 / len(evaluated)
     fig, ax = plt.subplots(figsize=(8, 3.5))
     for i, r in enumerate(evaluated):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import ExpoConfig, load_config
+from .config import ExpoConfig
 from .io import append_jsonl, atomic_write_text
 
 CONFIG_FILE = "config.yaml"
@@ -45,9 +45,6 @@ class RunDir:
 
     def log_metrics(self, record: dict) -> None:
         append_jsonl(self.metrics_path, record)
-
-    def load_config(self) -> ExpoConfig:
-        return load_config(self.config_path)
 
 
 def _free_name(base: Path) -> Path:
