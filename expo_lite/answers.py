@@ -143,9 +143,24 @@ def normalize_for_parse(answer: str) -> str:
     return _NUMBER_COMMAS_RE.sub("", a)
 
 
+def _braces_balanced(text: str) -> bool:
+    depth = 0
+    for ch in text:
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
 def gold_is_parseable(gold: str) -> bool:
-    """A gold answer we can check against: non-empty, sane, and something math-verify can parse."""
+    """A gold answer we can check against: non-empty, sane, and something math-verify can parse.
+
+    math-verify keeps the raw string as a fallback parse, so "parses" alone accepts garbage such as
+    `}}{{`; a gold answer must also have balanced braces and at least one letter or digit (text answers
+    like `Monday` or `\\text{(C)}` stay valid: they are compared as strings)."""
     if not gold or not gold.strip() or _too_hostile(gold):
+        return False
+    if not _braces_balanced(gold) or not any(ch.isalnum() for ch in gold):
         return False
     try:
         timeout = TIMEOUT_SECONDS if threading.current_thread() is threading.main_thread() else None

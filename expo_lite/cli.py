@@ -61,7 +61,7 @@ def explain_cmd(
     config: ConfigArg = None,
     set_: SetOpt = None,
     split: Annotated[Optional[str], typer.Option(help="Task split (default: task.split).")] = None,  # noqa: UP045
-    limit: Annotated[Optional[int], typer.Option(help="Explain only the first N problems.")] = None,  # noqa: UP045
+    limit: Annotated[Optional[int], typer.Option(min=1, help="Explain only the first N problems.")] = None,  # noqa: UP045
 ) -> None:
     """Write self-explanations for a task split and report valid rates and the NLL diagnostic."""
     cfg = _load(config, set_)
@@ -81,7 +81,7 @@ def eval_cmd(
     target: Annotated[Path, typer.Argument(help="A YAML config (evaluates its base model) or a run directory.")],
     set_: SetOpt = None,
     split: Annotated[Optional[str], typer.Option(help="Task split (default: task.eval_split).")] = None,  # noqa: UP045
-    limit: Annotated[Optional[int], typer.Option(help="Evaluate only the first N questions.")] = None,  # noqa: UP045
+    limit: Annotated[Optional[int], typer.Option(min=1, help="Evaluate only the first N questions.")] = None,  # noqa: UP045
     base: Annotated[bool, typer.Option("--base", help="In a run directory, evaluate the base model.")] = False,
 ) -> None:
     """pass@k (unbiased, n samples at eval.temperature) and greedy accuracy, by level; writes eval.json."""

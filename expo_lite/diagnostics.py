@@ -106,8 +106,8 @@ def run_explain(cfg: ExpoConfig, split: str | None = None, limit: int | None = N
     task = load_task(cfg.task, split)
     problems = task.problems[:limit] if limit else task.problems
     console.print(task.summary())
-    run = create_run_dir(cfg)
     model, tokenizer = load_model(cfg)
+    run = create_run_dir(cfg)  # after the model loads: a model that cannot load leaves no empty run behind
     with Progress(TextColumn("explaining"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console, disable=not console.is_terminal) as bar:
         job = bar.add_task("explain", total=len(problems))

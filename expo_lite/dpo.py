@@ -189,6 +189,7 @@ def train_exp_dpo(cfg: ExpoConfig, run: Any, model: Any, tokenizer: Any, problem
                   console: Any = None, callbacks: list | None = None) -> None:
     """Offline (one round over all questions) or online (`algo.rounds` rounds over slices), resumable."""
     from datasets import Dataset
+    from transformers import set_seed
     from transformers.trainer_callback import PrinterCallback
     from trl import DPOTrainer
 
@@ -207,6 +208,7 @@ def train_exp_dpo(cfg: ExpoConfig, run: Any, model: Any, tokenizer: Any, problem
         if pairs_file.is_file():  # interrupted mid-round: these pairs came from this round's starting policy
             pairs, stats = _load_pairs(pairs_file), None
         else:
+            set_seed(cfg.train.seed + r)  # a round's pairs depend only on its starting policy and the seed
             stats = build_pairs(model, tokenizer, [problems[i] for i in slices[r]], fmt, cfg, r)
             pairs = stats.pairs
             _save_pairs(pairs_file, pairs)

@@ -89,6 +89,7 @@ def run_eval(target: str, overrides: list[str] | None = None, split: str | None 
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
     from rich.table import Table
+    from transformers import set_seed
 
     from .config import load_config
     from .io import atomic_write_json
@@ -103,17 +104,19 @@ def run_eval(target: str, overrides: list[str] | None = None, split: str | None 
             raise FileNotFoundError(f"{path} is not a run directory (no {CONFIG_FILE}); pass a run dir or a YAML config")
         run, cfg = RunDir(path), load_config(path / CONFIG_FILE, overrides)
     else:
-        cfg = load_config(path, overrides)
-        run = create_run_dir(cfg)
+        run, cfg = None, load_config(path, overrides)
+    if run is not None and not base_model and not (run.adapter_path / "adapter_model.safetensors").is_file():
+        raise FileNotFoundError(f"{run.adapter_path} holds no trained adapter; train first or pass --base")
     task = load_task(cfg.task, split or cfg.task.eval_split)
     problems = task.problems[: limit or cfg.eval.max_samples or len(task.problems)]
     model, tokenizer = load_model(cfg)
     adapter = None
-    if path.is_dir() and not base_model:
-        if not (run.adapter_path / "adapter_model.safetensors").is_file():
-            raise FileNotFoundError(f"{run.adapter_path} holds no trained adapter; train first or pass --base")
+    if run is None:  # a config: its base model, evaluated into a fresh run directory made only now
+        run = create_run_dir(cfg)
+    elif not base_model:
         load_adapter_weights(model, run.adapter_path)
         adapter = str(run.adapter_path)
+    set_seed(cfg.train.seed)  # the same config and adapter give the same samples, so runs compare fairly
     with Progress(TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=console, disable=not console.is_terminal) as bar:
         job = bar.add_task("eval", total=len(problems))

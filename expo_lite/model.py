@@ -188,6 +188,9 @@ def _load_hf(path: str, mcfg: ModelConfig, lora: LoraSection):
         if "offline" in str(exc).lower() or "connect" in str(exc).lower() or "resolve" in str(exc).lower():
             raise ModelLoadError(_offline_message(path)) from exc
         raise ModelLoadError(f"Could not load model {path!r}: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - corrupt weights (SafetensorError), a config transformers can't read
+        raise ModelLoadError(f"Could not load model {path!r} ({type(exc).__name__}: {exc}); "
+                             f"check that its weights and config.json are complete") from exc
     _check_targets(model, lora)
     keep_bnb_cpu_layout_trainable(model)
     gc_kwargs = {"use_reentrant": False}

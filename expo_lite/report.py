@@ -43,18 +43,20 @@ def _pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.1f}"
 
 
-def level_table(runs: list[dict[str, Any]]) -> str:
+def level_table(runs: list[dict[str, Any]], metric: str | None = None) -> str:
+    """One row per run, one column per level; `metric` is pass@k (default) or greedy_accuracy."""
     evaluated = [r for r in runs if r["eval"]]
     if not evaluated:
         return "_no run has an eval.json yet: run `expo-lite eval RUN_DIR`_\n"
-    k = evaluated[0]["eval"]["k"]
+    metric = metric or f"pass@{evaluated[0]['eval']['k']}"
+    title = "greedy accuracy" if metric == "greedy_accuracy" else metric
     levels = _levels(evaluated)
     head = f"| method (run) | {' | '.join(f'L{lv}' for lv in levels)} | all |"
-    lines = [f"pass@{k} (%) per level", "", head, "|" + "---|" * (len(levels) + 2)]
+    lines = [f"{title} (%) per level", "", head, "|" + "---|" * (len(levels) + 2)]
     for r in evaluated:
         by = r["eval"]["by_level"]
-        cells = [_pct(by.get(lv, {}).get(f"pass@{k}")) for lv in levels]
-        lines.append(f"| {r['method']} ({r['name']}) | {' | '.join(cells)} | {_pct(r['eval']['overall'][f'pass@{k}'])} |")
+        cells = [_pct(by.get(lv, {}).get(metric)) for lv in levels]
+        lines.append(f"| {r['method']} ({r['name']}) | {' | '.join(cells)} | {_pct(r['eval']['overall'][metric])} |")
     return "\n".join(lines) + "\n"
 
 
@@ -135,6 +137,8 @@ def write_report(run_dirs: list[Path], out: Path) -> Path:
     curves, levels = plot_curves(runs, out), plot_levels(runs, out)
     parts = ["# expo-lite report", "", "Runs: " + ", ".join(f"`{r['name']}` ({r['method']}, {r['dataset']})" for r in runs), ""]
     parts += ["## Accuracy by level (the paper's Table 2 shape)", "", level_table(runs)]
+    if any(r["eval"] for r in runs):
+        parts += [level_table(runs, "greedy_accuracy")]
     table1 = dataset_table(runs)
     if table1:
         parts += ["## Accuracy by dataset (the paper's Table 1 shape)", "", table1]

@@ -40,6 +40,27 @@ def build_prompt_dataset(problems: list, fmt: str, cfg: ExpoConfig, tokenizer: A
     return Dataset.from_list(rows), too_long
 
 
+def check_grpo_batch(cfg: ExpoConfig, n_prompts: int) -> None:
+    """What TRL needs of the batch, checked before anything is loaded or written. TRL samples whole
+    groups of `num_generations` rollouts per generation batch and drops an incomplete last batch, so
+    with fewer prompts than one generation batch holds it trains 0 steps and reports success."""
+    import os
+
+    from .tasks import TaskError
+
+    t, g = cfg.train, cfg.algo.num_generations
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    generation_batch = t.per_device_train_batch_size * world * t.gradient_accumulation_steps
+    shape = (f"train.per_device_train_batch_size ({t.per_device_train_batch_size}) x {world} process(es) x "
+             f"train.gradient_accumulation_steps ({t.gradient_accumulation_steps}) = {generation_batch} rollouts")
+    if generation_batch % g:
+        raise ValueError(f"{shape} is not a multiple of algo.num_generations ({g}); each generation batch holds "
+                         f"whole groups, e.g. set train.per_device_train_batch_size to {g * max(1, t.per_device_train_batch_size // g)}")
+    if n_prompts < generation_batch // g:
+        raise TaskError(f"the task has {n_prompts} usable prompt(s) but one generation batch needs "
+                        f"{generation_batch // g} ({shape} / {g} per prompt); add problems or lower the batch size")
+
+
 def grpo_args(cfg: ExpoConfig, run: RunDir):
     from .grpo import ExPGRPOConfig
     from .tasks import answer_format
@@ -71,10 +92,15 @@ def run_training(cfg: ExpoConfig, resume: bool = False, console: Any = None) -> 
     from .tasks import load_task
 
     console = console or Console()
-    run = create_run_dir(cfg, resume=resume)
-    start = time.perf_counter()
-    model, tokenizer = load_model(cfg)  # first: imports unsloth (if used) before TRL
+    # Every input is checked before anything is written: bad data, a missing run to resume or a model
+    # that cannot load must leave the output folder exactly as it was.
     task = load_task(cfg.task)
+    if cfg.algo.name != "exp_dpo":
+        check_grpo_batch(cfg, len(task.problems))
+    resumed = create_run_dir(cfg, resume=True) if resume else None  # only checks that the run exists
+    start = time.perf_counter()
+    model, tokenizer = load_model(cfg)  # imports unsloth (if used) before TRL
+    run = resumed or create_run_dir(cfg)
     console.print(
         f"[bold]expo-lite[/bold] {cfg.algo.name} (positive source: {cfg.algo.positive_source}) | {run.path}\n"
         f"model {cfg.model.name} on {model.expo_backend} (4-bit {cfg.model.use_4bit()}, LoRA r={cfg.lora.r}), "
@@ -110,6 +136,7 @@ def _run_grpo(cfg, run, model, tokenizer, task, console, dashboard, resume: bool
     dataset, too_long = build_prompt_dataset(task.problems, answer_format(cfg.task), cfg, tokenizer)
     if too_long:
         console.print(f"{too_long} prompts over train.max_prompt_length={cfg.train.max_prompt_length} tokens dropped")
+        check_grpo_batch(cfg, len(dataset))
     nan_guard = StopOnNonFiniteLoss()
 
     def log_explanations(records):

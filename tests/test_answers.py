@@ -102,6 +102,9 @@ def test_gold_parseability():
     assert gold_is_parseable("72") and gold_is_parseable("\\frac{1}{2}") and gold_is_parseable("(2, 5]")
     assert not gold_is_parseable("") and not gold_is_parseable("   ")
     assert not gold_is_parseable("9^9^9^9")
+    assert gold_is_parseable("Monday") and gold_is_parseable("\\text{(C)}")
+    for garbage in ("}}{{", "\\frac{", "?!", "$$"):
+        assert not gold_is_parseable(garbage), garbage
 
 
 def test_last_boxed_handles_fbox_and_nesting():

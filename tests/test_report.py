@@ -17,8 +17,9 @@ def fake_run(tmp_path, name, algo, by_level, adapter=True, metrics=None):
     overall = sum(by_level.values()) / len(by_level)
     (run.path / "eval.json").write_text(json.dumps({
         "k": 4, "adapter": "x" if adapter else None,
-        "overall": {"pass@4": overall, "questions": 10, "greedy_accuracy": 0.0, "sample_accuracy": 0.0},
-        "by_level": {lv: {"pass@4": v, "questions": 2} for lv, v in by_level.items()}, "by_type": {},
+        "overall": {"pass@4": overall, "questions": 10, "greedy_accuracy": overall / 2, "sample_accuracy": 0.0},
+        "by_level": {lv: {"pass@4": v, "greedy_accuracy": v / 2, "questions": 2} for lv, v in by_level.items()},
+        "by_type": {},
     }))
     for m in metrics or []:
         run.log_metrics(m)
@@ -39,6 +40,7 @@ def test_report_tables_and_plots(tmp_path):
     assert "| base (base) | 97.0 | 4.0 | 50.5 |" in text
     assert "| GRPO (grpo) | 91.0 | 2.0 | 46.5 |" in text
     assert "| ExP-GRPO (expo) | 96.0 | 23.0 | 59.5 |" in text
+    assert "greedy accuracy (%) per level" in text and "| ExP-GRPO (expo) | 48.0 | 11.5 | 29.8 |" in text
     assert "| method | arithmetic |" in text and "| ExP-GRPO | 59.5 |" in text
     for png in ("learning_curves.png", "accuracy_by_level.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"]({png})" in text
