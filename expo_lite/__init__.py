@@ -17,7 +17,18 @@ _EXPORTS = {
     "load_model": "model",
     "ModelLoadError": "model",
     "generate": "sampling",
+    "load_task": "tasks",
+    "explain": "explain",
+    "ExPGRPOConfig": "grpo",
+    "ExPGRPOTrainer": "grpo",
+    "train_exp_dpo": "dpo",
     "run_training": "train",
+    "evaluate": "evaluate",
+    "run_eval": "evaluate",
+    "pass_at_k": "evaluate",
+    "write_report": "report",
+    "plan_memory": "planner",
+    "merge_adapter": "export",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -115,6 +115,27 @@ def report_cmd(
     typer.echo(f"report: {path}")
 
 
+@app.command("merge")
+def merge_cmd(
+    run: Annotated[Path, typer.Argument(help="A run directory with a trained adapter.")],
+    out: Annotated[Optional[Path], typer.Option(help="Output folder (default: RUN/merged).")] = None,  # noqa: UP045
+    dtype: Annotated[str, typer.Option(help="auto | float32 | bfloat16 | float16")] = "auto",
+) -> None:
+    """Merge the run's LoRA adapter into its 16-bit base model and save a standalone model."""
+    from .export import merge_adapter
+    from .model import ModelLoadError
+
+    if dtype not in ("auto", "float32", "bfloat16", "float16"):
+        typer.secho(f"error: --dtype {dtype!r}: choose auto, float32, bfloat16 or float16", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    try:
+        path = merge_adapter(run, out, dtype)
+    except (ModelLoadError, FileNotFoundError, FileExistsError, ConfigError) as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"merged model: {path}")
+
+
 @app.command("plan")
 def plan_cmd(config: ConfigArg = None, set_: SetOpt = None) -> None:
     """Predicted peak GPU memory of a config, part by part, and a fit table for 16/24/40/80 GB."""

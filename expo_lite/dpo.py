@@ -215,12 +215,18 @@ def train_exp_dpo(cfg: ExpoConfig, run: Any, model: Any, tokenizer: Any, problem
         record = {"round": r + 1, "pairs": len(pairs)}
         if stats is not None:
             record.update({"skipped": dict(stats.skipped), "rollout_accuracy": stats.rollout_accuracy})
-        if not pairs:
-            raise ValueError(f"round {r + 1}: no preference pairs could be built ({record}); "
-                             "try more questions, more rollouts (algo.num_generations) or longer completions")
         if console:
             console.print(f"round {r + 1}/{rounds}: {len(pairs)} pairs" + (
                 f", skipped {dict(stats.skipped)}, rollout accuracy {stats.rollout_accuracy:.0%}" if stats else " (reused)"))
+        if not pairs:
+            advice = "try more questions, more tries (explain.num_tries), more rollouts (algo.num_generations) or longer completions"
+            if rounds == 1 or (r == rounds - 1 and not _pairs_trained(run.path, r)):
+                raise ValueError(f"no preference pairs could be built ({record}); {advice}")
+            # Online: this slice gave nothing to learn from; the next round asks other questions.
+            if console:
+                console.print(f"[yellow]round {r + 1}: no pairs, policy unchanged ({advice})[/yellow]")
+            _finish_round(model, run, r, rounds, {**record, "skipped_round": True})
+            continue
         data = Dataset.from_list([{"prompt": p.prompt, "chosen": [{"role": "assistant", "content": p.chosen}],
                                    "rejected": [{"role": "assistant", "content": p.rejected}]} for p in pairs])
         out = run.checkpoints_path / f"round{r}"
@@ -240,10 +246,21 @@ def train_exp_dpo(cfg: ExpoConfig, run: Any, model: Any, tokenizer: Any, problem
             record.update({k: last[k] for k in ("loss", "rewards/margins", "rewards/accuracies", "logps/chosen",
                                                 "logps/rejected") if k in last})
         _drop_reference_adapter(model)
-        model.save_pretrained(str(run.path / f"round{r}" / "adapter"))
-        run.log_metrics({"event": "round_end", **record})
-        atomic_write_json(_state_path(run.path), {"completed_rounds": r + 1, "rounds": rounds})
+        _finish_round(model, run, r, rounds, record)
     model.save_pretrained(str(run.adapter_path))
+
+
+def _finish_round(model: Any, run: Any, r: int, rounds: int, record: dict) -> None:
+    """Round r's adapter, its metrics line, then (last, atomically) the state that marks it complete."""
+    model.save_pretrained(str(run.path / f"round{r}" / "adapter"))
+    run.log_metrics({"event": "round_end", **record})
+    atomic_write_json(_state_path(run.path), {"completed_rounds": r + 1, "rounds": rounds})
+
+
+def _pairs_trained(run_dir: Path, before_round: int) -> bool:
+    """Whether any earlier round of this run trained on at least one pair."""
+    return any(_pairs_path(run_dir, r).is_file() and _load_pairs(_pairs_path(run_dir, r))
+               for r in range(before_round))
 
 
 def _drop_reference_adapter(model: Any) -> None:

@@ -179,8 +179,11 @@ def advice(plan: MemoryPlan, budget_gib: float) -> list[str]:
     return [f"{name} ({parts[name] / GIB:.1f} GiB): {text[name]}" for name in order if parts[name] > 0][:3]
 
 
-def render_plan(cfg: ExpoConfig, plan: MemoryPlan, console) -> None:
+def render_plan(cfg: ExpoConfig, plan: MemoryPlan, console=None) -> None:
+    from rich.console import Console
     from rich.table import Table
+
+    console = console or Console()
 
     parts = Table(title=f"Predicted peak GPU memory: {cfg.model.name} ({'4-bit' if cfg.model.use_4bit() else '16-bit'})")
     parts.add_column("part")

@@ -163,3 +163,18 @@ def test_exp_dpo_offline_on_the_embedded_model(embedded_model, tmp_path):
     assert all(is_correct(p["chosen"], p["answer"]) and not is_correct(p["rejected"], p["answer"]) for p in pairs)
     assert (run / "adapter" / "adapter_config.json").is_file()
     assert json.loads((run / "round_state.json").read_text()) == {"completed_rounds": 1, "rounds": 1}
+
+
+def test_a_round_without_pairs(tiny_llama, tmp_path):
+    """A random model never writes a valid self-explanation: an online round with no pairs is skipped
+    and recorded (the next round asks other questions); a run where no round had any pair is an error."""
+    cfg = config(tiny_llama, tmp_path, mode="online", rounds=2, positive_source="self_explanation")
+    cfg.explain.max_new_tokens, cfg.explain.num_tries = 8, 1
+    model, tok = load_model(cfg)
+    run = create_run_dir(cfg)
+    with pytest.raises(ValueError, match="no preference pairs could be built.*explain.num_tries"):
+        train_exp_dpo(cfg, run, model, tok, load_task(cfg.task).problems, "hash")
+    assert completed_rounds(run.path) == 1  # round 1 was skipped and recorded; round 2 had nothing either
+    (end,) = [json.loads(x) for x in run.metrics_path.read_text().splitlines() if '"round_end"' in x]
+    assert end["round"] == 1 and end["pairs"] == 0 and end["skipped_round"] is True
+    assert (run.path / "round0" / "adapter" / "adapter_config.json").is_file()  # what --resume restarts from

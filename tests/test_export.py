@@ -1,0 +1,53 @@
+"""`expo-lite merge`: the merged standalone model computes what base + adapter computed."""
+
+from __future__ import annotations
+
+import torch
+from typer.testing import CliRunner
+
+from expo_lite.cli import app
+from expo_lite.config import load_config
+from expo_lite.model import load_model
+from expo_lite.rundir import create_run_dir
+
+
+def test_merge_gives_the_adapted_model(tiny_llama, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    cfg = load_config(None, [f"model.name={tiny_llama}", "model.backend=hf", "model.load_in_4bit=false",
+                             f"train.output_dir={tmp_path}", "train.run_name=r", "lora.r=4"])
+    run = create_run_dir(cfg)
+    model, tokenizer = load_model(cfg)
+    torch.manual_seed(0)
+    with torch.no_grad():  # a trained-looking adapter: LoRA B starts at zero, so give it weights
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.5)
+    model.save_pretrained(str(run.adapter_path))
+    ids = tokenizer(["a b c d e"], return_tensors="pt")["input_ids"]
+    model.eval()
+    with torch.no_grad():
+        adapted = model(input_ids=ids).logits
+        with model.disable_adapter():
+            base = model(input_ids=ids).logits
+    assert (adapted - base).abs().max() > 1e-2  # the adapter really changes the output
+
+    result = CliRunner().invoke(app, ["merge", str(run.path), "--dtype", "float32"])
+    assert result.exit_code == 0, result.output
+    merged_dir = run.path / "merged"
+    assert not (merged_dir / "adapter_config.json").exists()
+    merged = AutoModelForCausalLM.from_pretrained(merged_dir, dtype=torch.float32).eval()
+    with torch.no_grad():
+        out = merged(input_ids=ids).logits
+    torch.testing.assert_close(out, adapted, atol=1e-4, rtol=1e-4)
+    assert AutoTokenizer.from_pretrained(merged_dir).chat_template == tokenizer.chat_template
+
+    again = CliRunner().invoke(app, ["merge", str(run.path)])  # never writes over an existing export
+    assert again.exit_code == 2 and "not empty" in again.output
+
+
+def test_merge_without_adapter_is_refused(tmp_path):
+    cfg = load_config(None, [f"train.output_dir={tmp_path}", "train.run_name=r"])
+    run = create_run_dir(cfg)
+    result = CliRunner().invoke(app, ["merge", str(run.path)])
+    assert result.exit_code == 2 and "holds no saved adapter" in result.output
