@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from . import distributed
 from .answers import is_correct
 from .config import ExpoConfig
 from .explain import completion_ids_for, explain, normalised_target
@@ -68,6 +69,8 @@ class PairSet:
 
 def build_pairs(model: Any, tokenizer: Any, problems: list[Problem], fmt: str, cfg: ExpoConfig, round_index: int = 0) -> PairSet:
     """Sample, check and pair; see the module docstring for the rules."""
+    if not problems:  # a rank whose share of a small round is empty
+        return PairSet([], Counter(), 0, 0)
     prompts = [standard_prompt(tokenizer, p.question, fmt, cfg.prompt) for p in problems]
     rollouts = generate(model, tokenizer, prompts, max_new_tokens=cfg.train.max_completion_length,
                         temperature=cfg.train.temperature, num_return_sequences=cfg.algo.num_generations)
@@ -209,9 +212,11 @@ def train_exp_dpo(cfg: ExpoConfig, run: Any, model: Any, tokenizer: Any, problem
             pairs, stats = _load_pairs(pairs_file), None
         else:
             set_seed(cfg.train.seed + r)  # a round's pairs depend only on its starting policy and the seed
-            stats = build_pairs(model, tokenizer, [problems[i] for i in slices[r]], fmt, cfg, r)
+            mine = distributed.shard([problems[i] for i in slices[r]])  # under DDP each rank samples its share
+            stats = merge_pair_sets(distributed.gather([build_pairs(model, tokenizer, mine, fmt, cfg, r)]))
             pairs = stats.pairs
-            _save_pairs(pairs_file, pairs)
+            if distributed.is_main():
+                _save_pairs(pairs_file, pairs)
         record = {"round": r + 1, "pairs": len(pairs)}
         if stats is not None:
             record.update({"skipped": dict(stats.skipped), "rollout_accuracy": stats.rollout_accuracy})
@@ -247,14 +252,28 @@ def train_exp_dpo(cfg: ExpoConfig, run: Any, model: Any, tokenizer: Any, problem
                                                 "logps/rejected") if k in last})
         _drop_reference_adapter(model)
         _finish_round(model, run, r, rounds, record)
-    model.save_pretrained(str(run.adapter_path))
+    if distributed.is_main():
+        model.save_pretrained(str(run.adapter_path))
 
 
 def _finish_round(model: Any, run: Any, r: int, rounds: int, record: dict) -> None:
     """Round r's adapter, its metrics line, then (last, atomically) the state that marks it complete."""
-    model.save_pretrained(str(run.path / f"round{r}" / "adapter"))
-    run.log_metrics({"event": "round_end", **record})
-    atomic_write_json(_state_path(run.path), {"completed_rounds": r + 1, "rounds": rounds})
+    if distributed.is_main():
+        model.save_pretrained(str(run.path / f"round{r}" / "adapter"))
+        run.log_metrics({"event": "round_end", **record})
+        atomic_write_json(_state_path(run.path), {"completed_rounds": r + 1, "rounds": rounds})
+    distributed.barrier()
+
+
+def merge_pair_sets(parts: list[PairSet]) -> PairSet:
+    """The ranks' PairSets of one round as one (a single part is returned as is)."""
+    if len(parts) == 1:
+        return parts[0]
+    skipped: Counter = Counter()
+    for p in parts:
+        skipped.update(p.skipped)
+    return PairSet([x for p in parts for x in p.pairs], skipped, sum(p.rollouts for p in parts),
+                   sum(p.correct_rollouts for p in parts))
 
 
 def _pairs_trained(run_dir: Path, before_round: int) -> bool:

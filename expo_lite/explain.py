@@ -48,6 +48,7 @@ class Explanation:
     num_tokens: int = 0
     try_reasons: list[str] = field(default_factory=list)
     try_mean_logprobs: list[float | None] = field(default_factory=list)
+    rank: int = 0  # the process that wrote it (under DDP each rank explains only its own questions)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -158,8 +158,10 @@ class ExPGRPOTrainer(GRPOTrainer):
         self._sft_chunks = [examples[k::spg] for k in range(spg)]
         local_tokens = sum(len(c) for _, c in examples)
         self._sft_tokens_global = int(self._gather_sum(local_tokens))
-        if records and self.on_explanations is not None:
-            self.on_explanations(records)
+        if args.positive_source == "self_explanation":
+            everyone = self._gather_records(records)
+            if everyone and self.on_explanations is not None and self.accelerator.is_main_process:
+                self.on_explanations(everyone)  # one writer for explanations.jsonl, every rank's records
 
         metrics = self._metrics["train"]
         metrics["expo/all_wrong_frac"].append(unsolved / max(len(solved), 1))
@@ -171,6 +173,15 @@ class ExPGRPOTrainer(GRPOTrainer):
             metrics["expo/explained"].append(float(tried))
             if tried:
                 metrics["expo/explain_valid_rate"].append(self._gather_sum(sum(r.valid for r in records)) / tried)
+
+    def _gather_records(self, records: list[Explanation]) -> list[Explanation]:
+        for r in records:
+            r.rank = self.accelerator.process_index
+        if self.accelerator.num_processes == 1:
+            return records
+        from accelerate.utils import gather_object
+
+        return gather_object(records)
 
     def _gather_sum(self, value: float) -> float:
         if self.accelerator.num_processes == 1:

@@ -63,8 +63,14 @@ def as_logits(output: torch.Tensor, lm_head: torch.nn.Module) -> torch.Tensor:
 
 
 def nll_sum(model: Any, batch: SFTBatch) -> torch.Tensor:
-    """Sum over completion tokens of -log pi(token | prefix), with gradients."""
+    """Sum over completion tokens of -log pi(token | prefix), with gradients.
+
+    `model` may be wrapped for DDP / DeepSpeed: the forward goes through the wrapper (its gradient hooks
+    must see it), the LM head is looked up on the model inside."""
     output = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False)
-    logits = as_logits(output.logits[:, :-1], model.get_output_embeddings())
+    inner = model
+    while hasattr(inner, "module") and not hasattr(inner, "get_output_embeddings"):
+        inner = inner.module
+    logits = as_logits(output.logits[:, :-1], inner.get_output_embeddings())
     logps = token_logprobs(logits, batch.input_ids[:, 1:])
     return -(logps * batch.loss_mask[:, 1:]).sum()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from . import distributed
 from .config import ExpoConfig
 from .rundir import RunDir, create_run_dir, last_complete_checkpoint, save_interrupted
 
@@ -98,9 +99,13 @@ def run_training(cfg: ExpoConfig, resume: bool = False, console: Any = None) -> 
     if cfg.algo.name != "exp_dpo":
         check_grpo_batch(cfg, len(task.problems))
     resumed = create_run_dir(cfg, resume=True) if resume else None  # only checks that the run exists
+    if not distributed.is_main():
+        console = Console(quiet=True)  # under torchrun one process speaks
     start = time.perf_counter()
-    model, tokenizer = load_model(cfg)  # imports unsloth (if used) before TRL
-    run = resumed or create_run_dir(cfg)
+    with distributed.main_first():  # rank 0 fills the embedded-model cache before the others read it
+        model, tokenizer = load_model(cfg)  # imports unsloth (if used) before TRL
+    run = resumed or RunDir(distributed.shared_path(lambda: create_run_dir(cfg).path))
+    cfg.train.run_name = run.path.name  # rank 0 may have picked a free suffix (demo-2)
     console.print(
         f"[bold]expo-lite[/bold] {cfg.algo.name} (positive source: {cfg.algo.positive_source}) | {run.path}\n"
         f"model {cfg.model.name} on {model.expo_backend} (4-bit {cfg.model.use_4bit()}, LoRA r={cfg.lora.r}), "

@@ -39,6 +39,9 @@ def common_training_kwargs(cfg: ExpoConfig, output_dir: Path) -> dict[str, Any]:
         use_cpu=not on_gpu,
         gradient_checkpointing=cfg.model.gradient_checkpointing,
         gradient_checkpointing_kwargs={"use_reentrant": False},
+        # Every LoRA parameter is used in every forward, so DDP's search for unused ones is pure overhead.
+        # (Measured: the 2-process SFT test passes with it on as well; this is for speed, not correctness.)
+        ddp_find_unused_parameters=False,
         report_to=cfg.log.report_to or "none",
         disable_tqdm=True,
     )
