@@ -40,6 +40,7 @@ def train(
         cfg.log.tui = False
     from .callbacks import NonFiniteLossError
     from .model import ModelLoadError
+    from .planner import GPUOutOfMemoryError
     from .tasks import TaskError
     from .train import run_training
 
@@ -48,6 +49,9 @@ def train(
     except NonFiniteLossError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(3) from None
+    except GPUOutOfMemoryError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(4) from None
     except (ModelLoadError, TaskError, FileNotFoundError, ValueError) as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None

@@ -179,6 +179,37 @@ def advice(plan: MemoryPlan, budget_gib: float) -> list[str]:
     return [f"{name} ({parts[name] / GIB:.1f} GiB): {text[name]}" for name in order if parts[name] > 0][:3]
 
 
+class GPUOutOfMemoryError(RuntimeError):
+    """CUDA ran out of memory; the message says what the planner predicted and which knobs to lower."""
+
+
+def gpu_total_gib() -> float | None:
+    import torch
+
+    return torch.cuda.get_device_properties(0).total_memory / GIB if torch.cuda.is_available() else None
+
+
+def oom_message(cfg: ExpoConfig, gpu_gib: float | None, during: str) -> str:
+    """The answer to a CUDA OOM: the predicted peak, the biggest parts with their knobs, and where to look.
+    Even when the plan says it fits (fragmentation, a long outlier sample), the biggest parts are what to lower."""
+    on = f" on this {gpu_gib:.0f} GiB GPU" if gpu_gib else ""
+    lines = [f"CUDA out of memory {during}{on}."]
+    try:
+        plan = plan_memory(cfg)
+    except ValueError as exc:  # a model whose dimensions the planner cannot read
+        lines.append(f"(No memory plan for this model: {exc})")
+        tips = [f"{name}: {text}" for name, text in SUGGESTIONS[:3]]
+    else:
+        verdict = "more than" if gpu_gib and plan.total > gpu_gib * GIB else "within"
+        lines.append(f"The planner predicts a peak of {plan.total / GIB:.1f} GiB for this config"
+                     + (f", {verdict} the {gpu_gib:.0f} GiB" if gpu_gib else "") + ".")
+        tips = advice(plan, 0.0)  # budget 0: always the three biggest parts
+    lines += ["Lower first:", *[f"  - {t}" for t in tips],
+              "See every part with `expo-lite plan CONFIG`; PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True "
+              "helps when memory is fragmented. The last checkpoint is kept; continue with --resume after lowering."]
+    return "\n".join(lines)
+
+
 def render_plan(cfg: ExpoConfig, plan: MemoryPlan, console=None) -> None:
     from rich.console import Console
     from rich.table import Table

@@ -11,6 +11,8 @@ The three algorithms differ only in where the positive sample comes from:
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from . import distributed
@@ -102,8 +104,8 @@ def run_training(cfg: ExpoConfig, resume: bool = False, console: Any = None) -> 
     if not distributed.is_main():
         console = Console(quiet=True)  # under torchrun one process speaks
     start = time.perf_counter()
-    with distributed.main_first():  # rank 0 fills the embedded-model cache before the others read it
-        model, tokenizer = load_model(cfg)  # imports unsloth (if used) before TRL
+    with distributed.main_first(), answer_oom(cfg, "while loading the model"):
+        model, tokenizer = load_model(cfg)  # imports unsloth (if used) before TRL; rank 0 fills the cache first
     run = resumed or RunDir(distributed.shared_path(lambda: create_run_dir(cfg).path))
     cfg.train.run_name = run.path.name  # rank 0 may have picked a free suffix (demo-2)
     console.print(
@@ -112,11 +114,25 @@ def run_training(cfg: ExpoConfig, resume: bool = False, console: Any = None) -> 
         f"loaded in {time.perf_counter() - start:.1f}s | {task.summary()}"
     )
     dashboard = _dashboard(cfg, model, console)
-    if cfg.algo.name == "exp_dpo":
-        _run_dpo(cfg, run, model, tokenizer, task, console, dashboard)
-    else:
-        _run_grpo(cfg, run, model, tokenizer, task, console, dashboard, resume)
+    with answer_oom(cfg, "while training"):
+        if cfg.algo.name == "exp_dpo":
+            _run_dpo(cfg, run, model, tokenizer, task, console, dashboard)
+        else:
+            _run_grpo(cfg, run, model, tokenizer, task, console, dashboard, resume)
     return run
+
+
+@contextmanager
+def answer_oom(cfg: ExpoConfig, during: str) -> Iterator[None]:
+    """A CUDA OOM becomes GPUOutOfMemoryError with the planner's advice (checkpoints on disk are untouched)."""
+    import torch
+
+    from .planner import GPUOutOfMemoryError, gpu_total_gib, oom_message
+
+    try:
+        yield
+    except torch.cuda.OutOfMemoryError as exc:
+        raise GPUOutOfMemoryError(oom_message(cfg, gpu_total_gib(), during)) from exc
 
 
 def _run_dpo(cfg, run, model, tokenizer, task, console, dashboard) -> None:

@@ -131,3 +131,24 @@ def test_nan_guard_unit():
     assert control.should_training_stop and not control.should_save
     with pytest.raises(NonFiniteLossError, match="loss became inf at step 4.*checkpoint-3"):
         guard.check("runs/x/checkpoints/checkpoint-3")
+
+
+def test_cuda_oom_is_answered_with_the_planner_advice(tiny_llama, tmp_path, monkeypatch):
+    """A CUDA OOM cannot happen on this CPU machine; the failure is injected where training would raise
+    it, and everything after that (the message, the exit code, the run directory) is real."""
+    import torch
+    from typer.testing import CliRunner
+
+    from expo_lite import train
+    from expo_lite.cli import app
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(train, "_run_grpo", out_of_memory)
+    result = CliRunner().invoke(app, ["train", "--no-tui", "--set", f"model.name={tiny_llama}", "--set",
+                                      "model.backend=hf", "--set", f"train.output_dir={tmp_path}"])
+    assert result.exit_code == 4, result.output
+    text = " ".join(result.output.split())
+    assert "CUDA out of memory while training" in text and "Lower first:" in text and "--resume" in text
+    assert (tmp_path / "demo" / "config.yaml").is_file()  # the run directory is left as it was

@@ -91,3 +91,20 @@ def test_shipped_3b_configs_fit_24gb(name):
     from expo_lite.config import load_config
 
     assert plan_memory(load_config(REPO / "configs" / name)).total < 24 * GIB
+
+
+def test_oom_message_names_the_prediction_and_the_knobs():
+    from expo_lite.config import load_config
+    from expo_lite.planner import oom_message
+
+    qwen = load_config(REPO / "configs" / "qwen2.5-3b.yaml")
+    predicted = plan_memory(qwen).total / GIB
+    text = oom_message(qwen, 16.0, "while training")
+    assert text.startswith("CUDA out of memory while training on this 16 GiB GPU.")
+    assert f"predicts a peak of {predicted:.1f} GiB" in text
+    assert ("more than the 16 GiB" if predicted > 16 else "within the 16 GiB") in text
+    tips = [line for line in text.splitlines() if line.startswith("  - ")]
+    assert len(tips) == 3 and all(any(k in t for k in ("train.", "algo.", "lora.", "model.")) for t in tips)
+    assert "--resume" in text and "expo-lite plan" in text
+    unknown = oom_message(load_config(None, ["model.name=someone/unknown-model"]), None, "while loading the model")
+    assert "No memory plan for this model" in unknown and unknown.count("  - ") == 3
