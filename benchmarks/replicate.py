@@ -9,9 +9,11 @@ Six methods under one shared budget, then per-level accuracy on held-out problem
   expert-CoT DPO    offline DPO, chosen = written solution, rejected = an own wrong rollout
   ExP-DPO           offline DPO, chosen = self-explanation, rejected = an own wrong rollout
 
-The shared budget: the same training questions (`--train-per-level` per level, all five levels), the
-same number of rollouts per question (G), the same completion length and learning rate; the three GRPO
-variants take the same number of optimizer steps with the same seed. Evaluation: pass@k (n=k samples at
+The shared budget: the same training questions (`--train-per-level` per level, all five levels: 20 at
+the default size), the same number of rollouts per question (G), the same completion length and
+learning rate. The three GRPO variants take `--steps` optimizer steps of 2 questions each with the same
+seed (10 x 2 = 20: each training question once at the default size); the DPO variants build their pairs
+from the same 20 questions with the initial policy. Evaluation: pass@k (n=k samples at
 T=0.7) and greedy accuracy on `--eval-per-level` test problems per level.
 
 The settings below were fixed before the first run and are not tuned to its result. The default size
@@ -83,9 +85,9 @@ def dpo_pairs_summary(run_dirs: list[Path]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scale", type=int, default=1, help="multiply steps, training and eval questions")
-    parser.add_argument("--steps", type=int, default=12, help="GRPO optimizer steps at scale 1")
-    parser.add_argument("--train-per-level", type=int, default=5, help="training questions per level at scale 1")
-    parser.add_argument("--eval-per-level", type=int, default=8, help="test questions per level at scale 1")
+    parser.add_argument("--steps", type=int, default=10, help="GRPO optimizer steps at scale 1")
+    parser.add_argument("--train-per-level", type=int, default=4, help="training questions per level at scale 1")
+    parser.add_argument("--eval-per-level", type=int, default=6, help="test questions per level at scale 1")
     parser.add_argument("--generations", type=int, default=4, help="rollouts per question (G)")
     parser.add_argument("--max-new-tokens", type=int, default=128)
     parser.add_argument("--k", type=int, default=4, help="pass@k with n=k samples (paper: pass@4)")

@@ -180,7 +180,9 @@ def _load_hf(path: str, mcfg: ModelConfig, lora: LoraSection):
             bnb_4bit_compute_dtype=dtype,
         )
     if cuda_available():
-        kwargs["device_map"] = {"": torch.cuda.current_device()}
+        # One whole copy per process on its own GPU: under torchrun / accelerate launch that is LOCAL_RANK
+        # (nobody has called cuda.set_device yet when the model loads).
+        kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", torch.cuda.current_device()))}
     try:
         model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=mcfg.trust_remote_code)

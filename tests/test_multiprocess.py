@@ -99,3 +99,18 @@ def test_exp_dpo_two_processes(tiny_llama, tmp_path):
     assert json.loads((run / "round_state.json").read_text())["completed_rounds"] == 2
     model, _ = load_model(ExpoConfig.model_validate({"model": {"name": str(tiny_llama), "backend": "hf"}}))
     load_adapter_weights(model, run / "adapter")
+
+
+@pytest.mark.parametrize("name", ["ddp.yaml", "deepspeed_zero2.yaml"])
+def test_shipped_accelerate_configs_load(name):
+    """accelerate's own loader accepts them (it rejects unknown keys)."""
+    from accelerate.commands.config.config_args import load_config_from_file
+    from accelerate.utils import DistributedType
+
+    from conftest import REPO
+
+    config = load_config_from_file(str(REPO / "configs" / "accelerate" / name))
+    want = DistributedType.DEEPSPEED if "deepspeed" in name else DistributedType.MULTI_GPU
+    assert config.distributed_type == want and config.num_processes == 2 and not config.use_cpu
+    if "deepspeed" in name:
+        assert config.deepspeed_config["zero_stage"] == 2
