@@ -69,19 +69,29 @@ print("RESULT " + json.dumps({"measured": peak - baseline, "predicted": plan.tot
 """
 
 
+# glibc keeps freed heap memory (and raises its mmap threshold after big frees), so peak RSS counts
+# memory no tensor holds any more. A fixed mmap threshold returns large blocks to the OS on free, which
+# makes RSS track live tensors far better; both are measured, side by side.
+ALLOCATORS = {"glibc default": {}, "mmap threshold 128K": {"MALLOC_MMAP_THRESHOLD_": "131072",
+                                                           "MALLOC_TRIM_THRESHOLD_": "131072"}}
+
+
 def main() -> None:
-    print("| batch | G | prompt | completion | whole: predicted / measured GiB | ratio | weights: pred / meas | "
+    import os
+
+    print("| batch | G | prompt | completion | allocator | whole: predicted / measured GiB | ratio | weights: pred / meas | "
           "step on top: predicted / measured GiB | ratio |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for spec in CONFIGS:
-        proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(spec)], capture_output=True, text=True)
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for spec, (allocator, env) in ((s, a) for s in CONFIGS for a in ALLOCATORS.items()):
+        proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(spec)], capture_output=True, text=True,
+                              env={**os.environ, **env})
         line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
         if line is None:
-            print(f"| {spec} | failed: {proc.stderr[-500:]} |")
+            print(f"| {spec} | {allocator} | failed: {proc.stderr[-500:]} |")
             continue
         r = json.loads(line[7:])
         g = 2**30
-        print(f"| {spec['batch']} | {spec['groups']} | {spec['prompt']} | {spec['completion']} | "
+        print(f"| {spec['batch']} | {spec['groups']} | {spec['prompt']} | {spec['completion']} | {allocator} | "
               f"{r['predicted'] / g:.2f} / {r['measured'] / g:.2f} | {r['measured'] / r['predicted']:.2f} | "
               f"{r['weights_predicted'] / g:.2f} / {r['weights_measured'] / g:.2f} | "
               f"{r['step_predicted'] / g:.2f} / {r['step_measured'] / g:.2f} | "

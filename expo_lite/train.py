@@ -47,12 +47,10 @@ def check_grpo_batch(cfg: ExpoConfig, n_prompts: int) -> None:
     """What TRL needs of the batch, checked before anything is loaded or written. TRL samples whole
     groups of `num_generations` rollouts per generation batch and drops an incomplete last batch, so
     with fewer prompts than one generation batch holds it trains 0 steps and reports success."""
-    import os
-
     from .tasks import TaskError
 
     t, g = cfg.train, cfg.algo.num_generations
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world = distributed.world_size()
     generation_batch = t.per_device_train_batch_size * world * t.gradient_accumulation_steps
     shape = (f"train.per_device_train_batch_size ({t.per_device_train_batch_size}) x {world} process(es) x "
              f"train.gradient_accumulation_steps ({t.gradient_accumulation_steps}) = {generation_batch} rollouts")
