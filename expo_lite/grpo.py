@@ -32,6 +32,7 @@ import_unsloth_if_active()  # Unsloth must patch TRL before we subclass its trai
 
 from trl import GRPOConfig, GRPOTrainer  # noqa: E402
 
+from . import distributed  # noqa: E402
 from .config import ExplainConfig, PromptConfig  # noqa: E402
 from .explain import Explanation, completion_ids_for, explain, normalised_target  # noqa: E402
 from .prompts import standard_prompt  # noqa: E402
@@ -177,11 +178,7 @@ class ExPGRPOTrainer(GRPOTrainer):
     def _gather_records(self, records: list[Explanation]) -> list[Explanation]:
         for r in records:
             r.rank = self.accelerator.process_index
-        if self.accelerator.num_processes == 1:
-            return records
-        from accelerate.utils import gather_object
-
-        return gather_object(records)
+        return distributed.gather(records)
 
     def _gather_sum(self, value: float) -> float:
         if self.accelerator.num_processes == 1:

@@ -18,6 +18,7 @@ import torch
 from safetensors.torch import load_file
 
 from expo_lite.config import ExpoConfig
+from expo_lite.io import read_jsonl
 from expo_lite.model import load_adapter_weights, load_model
 
 
@@ -35,7 +36,7 @@ def train(model_dir: Path, out: Path, sets: list[str], processes: int) -> subpro
 
 
 def jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    return list(read_jsonl(path))
 
 
 @pytest.mark.slow
