@@ -1,146 +1,101 @@
-"""Final-answer extraction and equivalence checking, and the binary reward built on them.
+"""The verifier: is a completion's final answer equal to the gold answer? And the TRL reward built on it.
 
-Extraction looks for a final-answer marker, in this order of preference: the last `\\boxed{...}`
-(MATH style), the first `#### X` line (GSM8K style), then the last "the answer is X". A bare number
-elsewhere never counts: a restated question is not an answer.
+Everything that grades goes through here: GRPO's reward, the validity check of every self-explanation,
+the chosen/rejected split of ExP-DPO and every evaluation number. A wrong verdict is a wrong reward.
 
-Equivalence uses math-verify, with the gold answer parsed first (math-verify is not symmetric).
-Its timeouts use `signal.alarm`, which only works in the main thread; everywhere else we rely on the
-size/nesting limits below, which keep sympy away from the inputs that make it hang. Nothing in here
-raises into a trainer: any failure is "not equal".
+Two steps:
+1. *Where* the answer is: extraction.py (last `\\boxed{}` - MATH/Minerva; first `#### N` - GSM8K as
+   lm-eval-harness reads it, the number only; "final answer is X" - Minerva; "the answer is X").
+   Only the isolated answer is compared, so trailing text cannot change a verdict.
+2. *Whether it equals* the gold answer: math-verify (gold parsed first; its comparison is not symmetric),
+   run in a child process under a hard deadline (sympy_sandbox.py), so no input can hang or crash a
+   trainer, in the main thread or any other. Two exact fast paths answer the common cases without sympy:
+   identical text up to LaTeX spacing and `$`, and plain numbers (exact rational comparison).
+
+Digit grouping is a property of one number: `1,000` and MATH's `1,\\!000` are 1000, but a comma between
+two values separates them: `(4,112)` is a pair, `[3,100]` an interval, `70, 110` two values.
 """
 
 from __future__ import annotations
 
 import re
-import threading
+from fractions import Fraction
 from typing import Any
 
-MAX_ANSWER_CHARS = 200  # gold answers in MATH/GSM8K are far shorter; longer is garbage or an attack
-MAX_NESTING = 12  # braces/parentheses depth
-MAX_DIGITS = 60  # a run of digits longer than this is not a competition answer
-# Power towers ("9^9^9", "10^{10^{10}}") and huge exponents make sympy build astronomically large
-# numbers; no competition answer needs either.
-_TOWER_RE = re.compile(r"(\^|\*\*)\s*[{(]?[\w\s.+-]*(\^|\*\*)|(\^|\*\*)\s*[{(]?\s*-?\d{4,}")
-TIMEOUT_SECONDS = 2
+from .extraction import FinalAnswer, find_final_answer, last_boxed, sentence_start  # noqa: F401  (re-exported)
+from .sympy_sandbox import SANDBOX
 
-_HASH_RE = re.compile(r"####\s*([^\n]+)")
-_ANSWER_IS_RE = re.compile(r"answer\s*(?:is|:|=)\s*:?\s*\$?([^\n$]+?)\$?\s*(?:\.\s*)?$", re.IGNORECASE | re.MULTILINE)
-_NUMBER_COMMAS_RE = re.compile(r"(?<=\d),(?=\d{3}\b)")
+MAX_ANSWER_CHARS = 1000  # the longest MATH answers (matrices) are a few hundred characters; longer is not an answer
+
+_LATEX_SPACE_RE = re.compile(r"\\[,!;: ]|\\q?quad\b|\\left\b|\\right\b")
+_JUXTAPOSED_DIGITS_RE = re.compile(r"\d\s+\d")
+_PLAIN_NUMBER_RE = re.compile(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|-?\.\d+")
 
 
-def _last_boxed_span(text: str) -> tuple[int, int, str] | None:
-    """(start of '\\boxed', end after '}', content) of the last balanced \\boxed{...} / \\fbox{...}."""
-    start = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
-    if start < 0:
-        return None
-    brace = text.find("{", start)
-    if brace < 0:
-        return None
-    depth = 0
-    for i in range(brace, len(text)):
-        if text[i] == "{":
-            depth += 1
-        elif text[i] == "}":
-            depth -= 1
-            if depth == 0:
-                return start, i + 1, text[brace + 1 : i]
-    return None
-
-
-def last_boxed(text: str) -> str | None:
-    span = _last_boxed_span(text)
-    return span[2].strip() if span else None
-
-
-def final_answer_span(text: str) -> tuple[int, str] | None:
-    """(index where the final-answer marker starts, the answer) or None when the text gives none."""
-    span = _last_boxed_span(text)
-    if span:
-        return span[0], span[2].strip()
-    # GSM8K style: the first "#### X" line ends the answer (as lm-eval-harness reads it); what a model
-    # babbles after it is not a second answer.
-    m = _HASH_RE.search(text)
-    if m:
-        return m.start(), m.group(1).strip().rstrip(".").strip()
-    said = list(_ANSWER_IS_RE.finditer(text))
-    if said:
-        m = said[-1]
-        return m.start(), m.group(1).strip().rstrip(".").strip()
-    return None
-
-
-def sentence_start(text: str, index: int) -> int:
-    """Start of the sentence (or line) holding position `index`: where the final-answer statement begins."""
-    best = 0
-    for sep in ("\n", ". ", "! ", "? "):
-        found = text.rfind(sep, 0, index)
-        if found >= 0:
-            best = max(best, found + len(sep))
-    return best
-
-
-def extract_final_answer(text: str) -> str | None:
-    found = final_answer_span(text)
-    return found[1] if found and found[1] else None
-
-
-def normalize(answer: str) -> str:
-    """Cheap canonical form for the string-equality fast path (and for GSM8K gold answers)."""
-    a = answer.strip().strip("$").strip()
-    a = _NUMBER_COMMAS_RE.sub("", a)
-    a = re.sub(r"\\[,!; ]", "", a)  # LaTeX spacing
-    a = re.sub(r"(?<!\d)\s+|\s+(?!\d)", "", a)  # "1 2" stays apart: it is not 12
+def _canonical(answer: str) -> str:
+    """A spelling-level canonical form: LaTeX spacing, `$`, `\\$`, `dfrac`, and spaces are dropped, except
+    between two digits ("1 2" is not 12) and after a comma ("70, 110" is two values, "70,110" one number)."""
+    a = _LATEX_SPACE_RE.sub("", answer.replace("−", "-")).replace("\\$", "").strip().strip("$").strip()
+    a = a.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
+    a = re.sub(r"(?<![\d,])\s+|(?<!,)\s+(?!\d)", "", a)
     return a.rstrip(".")
 
 
-def _too_hostile(answer: str) -> bool:
-    if len(answer) > MAX_ANSWER_CHARS:
-        return True
-    depth = deepest = 0
-    for ch in answer:
-        if ch in "{([":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch in "})]":
-            depth -= 1
-    if deepest > MAX_NESTING:
-        return True
-    if any(len(run) > MAX_DIGITS for run in re.findall(r"\d+", answer)):
-        return True
-    return bool(_TOWER_RE.search(answer)) or answer.count("!") > 2
+def _plain_number(canonical: str) -> Fraction | None:
+    """The exact value of a plain decimal number (thousands groups allowed only in a lone number)."""
+    if not _PLAIN_NUMBER_RE.fullmatch(canonical):
+        return None
+    try:
+        return Fraction(canonical.replace(",", ""))
+    except (ValueError, ZeroDivisionError):
+        return None
 
 
-def _parse(answer: str, timeout: int | None) -> list[Any]:
-    from math_verify import parse
+def normalize(answer: str) -> str:
+    """Canonical text of a gold answer (GSM8K's `#### 1,000` is stored as `1000`)."""
+    a = _canonical(answer)
+    return a.replace(",", "") if _plain_number(a) is not None else a
 
-    return parse(f"${answer}$", parsing_timeout=timeout)
+
+def _quick_verdict(gold: str, pred: str) -> bool | None:
+    """True/False when decidable without sympy, else None."""
+    if not gold.strip() or not pred.strip() or len(gold) > MAX_ANSWER_CHARS or len(pred) > MAX_ANSWER_CHARS:
+        return False
+    g, p = _canonical(gold), _canonical(pred)
+    if g == p:
+        return True
+    if _JUXTAPOSED_DIGITS_RE.search(p):  # math-verify reads "5 4" as 9 (a mixed number); it is no single answer
+        return False
+    g_value, p_value = _plain_number(g), _plain_number(p)
+    if g_value is not None and p_value is not None:
+        if g_value == p_value:
+            return True
+        if "." not in g + p:  # two different integers; decimals go to math-verify for its rounding rules
+            return False
+    return None
+
+
+def _for_sympy(answer: str) -> str:
+    """The answer as math-verify's LaTeX parser should see it. Python's `**` becomes `^`: the parser reads
+    `2**3` as 2 (it stops at the first `*`), which would grade a wrong answer right."""
+    return answer.strip().strip("$").strip().replace("**", "^")
+
+
+def answers_match_many(pairs: list[tuple[str, str | None]]) -> list[bool]:
+    """answers_match for many (gold, predicted) pairs at once: one pipelined trip to the sandbox."""
+    verdicts: list[bool | None] = [False if p is None else _quick_verdict(g, p) for g, p in pairs]
+    pending = [i for i, v in enumerate(verdicts) if v is None]
+    if pending:
+        requests = [{"op": "match", "gold": _for_sympy(pairs[i][0]), "pred": _for_sympy(pairs[i][1] or "")}
+                    for i in pending]
+        for i, verdict in zip(pending, SANDBOX.run(requests), strict=True):
+            verdicts[i] = verdict
+    return [bool(v) for v in verdicts]
 
 
 def answers_match(gold: str, predicted: str | None) -> bool:
     """True when `predicted` is mathematically equal to `gold`. Never raises, returns in bounded time."""
-    if predicted is None or not predicted.strip():
-        return False
-    try:
-        if normalize(gold) == normalize(predicted):
-            return True
-        if _too_hostile(predicted) or _too_hostile(gold):
-            return False
-        from math_verify import verify
-
-        timeout = TIMEOUT_SECONDS if threading.current_thread() is threading.main_thread() else None
-        gold_parsed = _parse(normalize_for_parse(gold), timeout)
-        pred_parsed = _parse(normalize_for_parse(predicted), timeout)
-        if not gold_parsed or not pred_parsed:
-            return False
-        return bool(verify(gold_parsed, pred_parsed, timeout_seconds=timeout))
-    except Exception:  # noqa: BLE001 - a verifier failure is a wrong answer, never a crashed trainer
-        return False
-
-
-def normalize_for_parse(answer: str) -> str:
-    a = answer.strip().strip("$")
-    return _NUMBER_COMMAS_RE.sub("", a)
+    return answers_match_many([(gold, predicted)])[0]
 
 
 def _braces_balanced(text: str) -> bool:
@@ -153,24 +108,36 @@ def _braces_balanced(text: str) -> bool:
 
 
 def gold_is_parseable(gold: str) -> bool:
-    """A gold answer we can check against: non-empty, sane, and something math-verify can parse.
-
-    math-verify keeps the raw string as a fallback parse, so "parses" alone accepts garbage such as
-    `}}{{`; a gold answer must also have balanced braces and at least one letter or digit (text answers
-    like `Monday` or `\\text{(C)}` stay valid: they are compared as strings)."""
-    if not gold or not gold.strip() or _too_hostile(gold):
+    """A gold answer we can check against: non-empty, balanced braces, a letter or digit, and something
+    math-verify parses within the deadline. (math-verify keeps the raw string as a fallback parse, so
+    "parses" alone would accept garbage such as `}}{{`; text answers like `\\text{(C)}` stay valid.)"""
+    if not gold or not gold.strip() or len(gold) > MAX_ANSWER_CHARS:
         return False
     if not _braces_balanced(gold) or not any(ch.isalnum() for ch in gold):
         return False
-    try:
-        timeout = TIMEOUT_SECONDS if threading.current_thread() is threading.main_thread() else None
-        return bool(_parse(normalize_for_parse(gold), timeout))
-    except Exception:  # noqa: BLE001
-        return False
+    if _plain_number(_canonical(gold)) is not None:
+        return True
+    return SANDBOX.parses(_for_sympy(gold))
+
+
+def extract_final_answer(text: str) -> str | None:
+    found = find_final_answer(text)
+    return found.text if found else None
+
+
+def final_answer_span(text: str) -> tuple[int, str] | None:
+    """(index where the final-answer statement's marker starts, the answer) or None."""
+    found = find_final_answer(text)
+    return (found.start, found.text) if found else None
 
 
 def is_correct(completion: str, gold: str) -> bool:
     return answers_match(gold, extract_final_answer(completion))
+
+
+def are_correct(completions: list[str], golds: list[str]) -> list[bool]:
+    """is_correct for a batch (one trip to the sandbox)."""
+    return answers_match_many([(g, extract_final_answer(c)) for c, g in zip(completions, golds, strict=True)])
 
 
 def completion_text(completion: Any) -> str:
@@ -184,7 +151,8 @@ def completion_text(completion: Any) -> str:
 
 def correctness_reward(completions: list[Any], answer: list[str], **_: Any) -> list[float]:
     """TRL reward function: 1.0 when the completion's final answer equals the `answer` column, else 0.0."""
-    return [1.0 if is_correct(completion_text(c), str(a)) else 0.0 for c, a in zip(completions, answer, strict=True)]
+    verdicts = are_correct([completion_text(c) for c in completions], [str(a) for a in answer])
+    return [1.0 if v else 0.0 for v in verdicts]
 
 
 correctness_reward.__name__ = "correctness"

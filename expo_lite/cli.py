@@ -80,6 +80,27 @@ def explain_cmd(
         raise typer.Exit(2) from None
 
 
+@app.command("data")
+def data_cmd(
+    config: ConfigArg = None,
+    set_: SetOpt = None,
+    split: Annotated[Optional[str], typer.Option(help="Task split (default: task.split).")] = None,  # noqa: UP045
+) -> None:
+    """Load the task as training would: rows, skipped rows and why, levels, types, answer format, a sample P(q)."""
+    from rich.console import Console
+
+    from .data_report import describe, render
+    from .tasks import TaskError
+
+    cfg = _load(config, set_)
+    try:
+        info = describe(cfg, split)
+    except (TaskError, FileNotFoundError) as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    render(info, Console(soft_wrap=True))  # long lines stay whole: they get piped and grepped
+
+
 @app.command("eval")
 def eval_cmd(
     target: Annotated[Path, typer.Argument(help="A YAML config (evaluates its base model) or a run directory.")],

@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .answers import gold_is_parseable, last_boxed, normalize
+from .answers import gold_is_parseable, normalize
 from .config import TaskConfig
+from .extraction import boxed_answer
 
 GSM8K_HUB = "openai/gsm8k"
 MATH_HUB = "DigitalLearningGmbH/MATH-lighteval"  # the MATH schema: problem, level "Level k", type, solution
+EXAMPLES_PER_REASON = 2
 FILE_KINDS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 _CALC_RE = re.compile(r"<<[^>]*>>")  # GSM8K calculator annotations: 48/2=<<48/2=24>>24
 
@@ -42,13 +44,19 @@ class TaskData:
     answer_format: str  # "boxed" | "hash"
     problems: list[Problem]
     skipped: Counter = field(default_factory=Counter)  # reason -> count
-    skipped_examples: dict[str, str] = field(default_factory=dict)  # reason -> first offending row id
+    skipped_examples: dict[str, list[str]] = field(default_factory=dict)  # reason -> first offending rows
+    rows: int = 0  # rows read from the source (or generated)
+    unknown_level: int = 0  # rows kept although their level is unknown (MATH's "Level ?")
+    filtered: int = 0  # usable rows left out by task.levels / task.types / task.max_samples
 
     def summary(self) -> str:
         text = f"{self.name}: {len(self.problems)} problems"
         if self.skipped:
-            parts = ", ".join(f"{n} {reason} (e.g. {self.skipped_examples[reason]})" for reason, n in self.skipped.items())
+            parts = ", ".join(f"{n} {reason} (e.g. {', '.join(self.skipped_examples[reason])})"
+                              for reason, n in self.skipped.items())
             text += f"; skipped {sum(self.skipped.values())}: {parts}"
+        if self.unknown_level:
+            text += f"; {self.unknown_level} with unknown level"
         return text
 
 
@@ -65,13 +73,22 @@ def load_task(cfg: TaskConfig, split: str | None = None) -> TaskData:
         data = _arithmetic(cfg, split)
     else:
         rows = _read_rows(cfg, split)
-        data = TaskData(cfg.name, answer_format(cfg), [])
+        data = TaskData(cfg.name, answer_format(cfg), [], rows=len(rows))
+        if cfg.name == "math" and cfg.types is not None and not any("type" in r or "subject" in r for r in rows):
+            raise TaskError(
+                f"task.types is set ({cfg.types}) but the data has neither a 'type' column (MATH) nor a "
+                f"'subject' column (MATH-500 / PRM800K); its columns are {sorted(rows[0])}. Remove task.types "
+                f"or use a file that names each problem's subject."
+            )
         convert = {"gsm8k": _gsm8k_row, "math": _math_row, "local": _local_row}[cfg.name]
         for i, row in enumerate(rows):
             _add(data, convert(row, i, cfg))
+    usable = len(data.problems)
     data.problems = [p for p in data.problems if _selected(p, cfg)]
     if cfg.max_samples is not None:
         data.problems = data.problems[: cfg.max_samples]
+    data.filtered = usable - len(data.problems)
+    data.unknown_level = sum(p.level is None for p in data.problems) if cfg.name == "math" else 0
     if not data.problems:
         raise TaskError(f"task {cfg.name!r} split {split!r} has no usable problems after filtering. {data.summary()}")
     return data
@@ -87,7 +104,9 @@ def _add(data: TaskData, item: Problem | tuple[str, str]) -> None:
     if isinstance(item, tuple):
         reason, row_id = item
         data.skipped[reason] += 1
-        data.skipped_examples.setdefault(reason, row_id)
+        examples = data.skipped_examples.setdefault(reason, [])
+        if len(examples) < EXAMPLES_PER_REASON:
+            examples.append(row_id)
     else:
         data.problems.append(item)
 
@@ -106,7 +125,7 @@ def _arithmetic(cfg: TaskConfig, split: str) -> TaskData:
         Problem(p.id, p.question, str(p.answer), p.solution, p.level, "arithmetic")
         for p in generate_problems(cfg.seed, levels, cfg.num_problems, offset=offsets[split])
     ]
-    return TaskData("arithmetic", answer_format(cfg), problems)
+    return TaskData("arithmetic", answer_format(cfg), problems, rows=len(problems))
 
 
 # ------------------------------------------------------------------------------------ files and hub
@@ -208,20 +227,33 @@ def _gsm8k_row(row: dict[str, Any], i: int, cfg: TaskConfig) -> Problem | tuple[
 
 
 def _level_number(value: Any) -> int | None:
+    """MATH writes "Level 3", MATH-500 / PRM800K an integer 3; a few MATH rows say "Level ?" (unknown)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
     m = re.search(r"\d+", _text(value))
     return int(m.group()) if m else None
 
 
 def _math_row(row: dict[str, Any], i: int, cfg: TaskConfig) -> Problem | tuple[str, str]:
+    """MATH (problem, solution, level "Level k", type) or MATH-500 / PRM800K (the same plus `answer`,
+    with `subject` for type and an integer level). A row that carries its final answer is graded on it;
+    otherwise the answer is the solution's last box (joined with the boxes right before it when they form
+    one multi-valued answer, e.g. `$\\boxed{1}$ and $\\boxed{-2}$`)."""
     _require(row, ["problem", "solution"], "math (MATH schema: problem, solution, level, type)")
     rid = _text(row.get("unique_id")) or f"math-{i}"
     solution = _text(row["solution"])
-    gold = last_boxed(solution)
-    if gold is None:
-        return ("no \\boxed{} answer in the solution", rid)
+    given = _text(row.get("answer")).strip()
+    if given:
+        gold = given
+    else:
+        boxed = boxed_answer(solution)
+        if boxed is None:
+            return ("no \\boxed{} answer in the solution", rid)
+        gold = boxed[1]
     if not gold_is_parseable(gold):
         return ("unparseable gold answer", rid)
-    return Problem(rid, _text(row["problem"]).strip(), gold, solution.strip(), _level_number(row.get("level")), row.get("type"))
+    kind = row.get("type") if row.get("type") is not None else row.get("subject")
+    return Problem(rid, _text(row["problem"]).strip(), gold, solution.strip(), _level_number(row.get("level")), kind)
 
 
 def _local_row(row: dict[str, Any], i: int, cfg: TaskConfig) -> Problem | tuple[str, str]:
@@ -233,7 +265,8 @@ def _local_row(row: dict[str, Any], i: int, cfg: TaskConfig) -> Problem | tuple[
     _require(row, [columns["question"], columns["answer"]], f"task.path (task.columns maps question/answer to {columns['question']!r}/{columns['answer']!r})")
     rid = _text(row.get("id")) or f"local-{i}"
     raw = _text(row[columns["answer"]])
-    gold = last_boxed(raw) or (raw.rsplit("####", 1)[1] if "####" in raw else raw)
+    boxed = boxed_answer(raw)
+    gold = boxed[1] if boxed else (raw.rsplit("####", 1)[1] if "####" in raw else raw)
     gold = gold.strip()
     if not gold_is_parseable(gold):
         return ("unparseable gold answer", rid)

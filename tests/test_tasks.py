@@ -26,7 +26,24 @@ MATH_ROWS = [
     {"problem": "Solve $x^2=4$, $x<0$.", "solution": "So $x=\\boxed{-2}$.", "level": "Level 5", "type": "Algebra"},
     {"problem": "Interval?", "solution": "The set is $\\boxed{(2, 5]}$.", "level": "Level 4", "type": "Algebra"},
     {"problem": "No box", "solution": "The answer is 3.", "level": "Level 1", "type": "Algebra"},
-    {"problem": "Hostile", "solution": "$\\boxed{9^9^9^9}$", "level": "Level 3", "type": "Algebra"},
+    {"problem": "Garbage", "solution": "$\\boxed{?!}$", "level": "Level 3", "type": "Algebra"},
+    {"problem": "Enter all solutions of $x^2+x-2=0$, separated by commas.",
+     "solution": "$(x+2)(x-1)=0$, so $x = \\boxed{1}$ and $x = \\boxed{-2}$.", "level": "Level 3", "type": "Algebra"},
+    {"problem": "Expand $x(x+1)^2$.", "solution": "$x(x^2+2x+1) = \\boxed{x^3 + 2x^2 + x}$.", "level": "Level ?",
+     "type": "Algebra"},
+    {"problem": "How many?", "solution": "There are $\\boxed{1,\\!000,\\!000}$ ways.", "level": "Level 4",
+     "type": "Counting & Probability"},
+]
+# MATH-500 / PRM800K rows: `subject` instead of `type`, an integer level, and the final answer in its own column.
+MATH500_ROWS = [
+    {"problem": "Convert the point $(0,3)$ in rectangular coordinates to polar coordinates.",
+     "solution": "We have $r = 3$ and $\\theta = \\frac{\\pi}{2}$, so $\\boxed{\\left( 3, \\frac{\\pi}{2} \\right)}$.",
+     "answer": "\\left( 3, \\frac{\\pi}{2} \\right)", "subject": "Precalculus", "level": 2,
+     "unique_id": "test/precalculus/807.json"},
+    {"problem": "If $x^2 + y^2 = 13$ and $xy = 6$, what is $(x+y)^2$?", "solution": "... $= \\boxed{25}$.",
+     "answer": "25", "subject": "Algebra", "level": 4, "unique_id": "test/algebra/1.json"},
+    {"problem": "Simplify.", "solution": "It is $\\boxed{\\frac{2ab}{a^2+b^2}}$ (written unsimplified in the box).",
+     "answer": "\\frac{2ab}{a^2 + b^2}", "subject": "Intermediate Algebra", "level": 5, "unique_id": "test/ia/2.json"},
 ]
 
 
@@ -94,10 +111,44 @@ def test_math_local_with_level_and_type_filters(tmp_path):
     assert data.answer_format == "boxed"
     assert [(p.answer, p.level, p.type) for p in data.problems] == [
         ("\\frac{3}{4}", 2, "Prealgebra"), ("-2", 5, "Algebra"), ("(2, 5]", 4, "Algebra"),
+        ("1, -2", 3, "Algebra"),  # both boxes of an "enter all solutions" answer
+        ("x^3 + 2x^2 + x", None, "Algebra"),  # "Level ?": level unknown, kept when no level filter is set
+        ("1,\\!000,\\!000", 4, "Counting & Probability"),
     ]
     assert data.skipped == {"no \\boxed{} answer in the solution": 1, "unparseable gold answer": 1}
+    assert data.unknown_level == 1 and data.rows == len(MATH_ROWS) and "1 with unknown level" in data.summary()
     only = load_task(TaskConfig(name="math", path=str(path), levels=[4, 5], types=["Algebra"]))
     assert [p.level for p in only.problems] == [5, 4]
+    assert only.filtered == 4 and only.unknown_level == 0
+
+
+def test_math500_prm800k_schema_uses_subject_integer_level_and_answer_column(tmp_path):
+    path = write_jsonl(tmp_path / "test.jsonl", MATH500_ROWS)
+    data = load_task(TaskConfig(name="math", path=str(path)), "test")
+    assert [(p.id, p.level, p.type) for p in data.problems] == [
+        ("test/precalculus/807.json", 2, "Precalculus"), ("test/algebra/1.json", 4, "Algebra"),
+        ("test/ia/2.json", 5, "Intermediate Algebra"),
+    ]
+    # the answer column is the gold, not a re-extraction from the solution
+    assert data.problems[2].answer == "\\frac{2ab}{a^2 + b^2}" and data.problems[0].answer.startswith("\\left(")
+    assert answers_match(data.problems[0].answer, "(3, \\frac{\\pi}{2})")
+    algebra = load_task(TaskConfig(name="math", path=str(path), types=["Algebra", "Precalculus"], levels=[2, 4]), "test")
+    assert [p.type for p in algebra.problems] == ["Precalculus", "Algebra"]
+
+
+def test_types_filter_without_type_or_subject_column_is_a_clear_error(tmp_path):
+    rows = [{k: v for k, v in r.items() if k != "type"} for r in MATH_ROWS[:2]]
+    path = write_jsonl(tmp_path / "train.jsonl", rows)
+    assert len(load_task(TaskConfig(name="math", path=str(path))).problems) == 2  # fine without task.types
+    with pytest.raises(TaskError, match=r"task.types is set .* neither a 'type' column .* nor a 'subject' column"):
+        load_task(TaskConfig(name="math", path=str(path), types=["Algebra"]))
+
+
+def test_skip_reasons_keep_two_examples_each(tmp_path):
+    rows = [{"question": f"q{i}", "answer": "no marker"} for i in range(5)] + GSM8K_ROWS[:1]
+    data = load_task(TaskConfig(name="gsm8k", path=str(write_jsonl(tmp_path / "train.jsonl", rows))))
+    assert data.skipped_examples == {"no '#### answer' in the answer column": ["gsm8k-0", "gsm8k-1"]}
+    assert "5 no '#### answer' in the answer column (e.g. gsm8k-0, gsm8k-1)" in data.summary()
 
 
 def test_local_csv_with_column_map(tmp_path):
@@ -146,3 +197,38 @@ def test_hub_loading_offline_gives_advice(monkeypatch):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     with pytest.raises(TaskError, match="set task.path"):
         load_task(TaskConfig(name="gsm8k", hub_id="someone/not-cached-gsm8k"))
+
+
+def test_data_command_shows_what_training_would_load(tmp_path, tiny_llama):
+    from typer.testing import CliRunner
+
+    from expo_lite.cli import app
+
+    path = write_jsonl(tmp_path / "train.jsonl", MATH_ROWS)
+    result = CliRunner().invoke(app, ["data", "--set", "task.name=math", "--set", f"task.path={path}",
+                                      "--set", f"model.name={tiny_llama}"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert f"rows read {len(MATH_ROWS)} | usable 6 | skipped 2 | selected 6" in out and "1 with unknown level" in out
+    assert "no \\boxed{} answer in the solution" in out and "math-3" in out  # reason with its example row
+    assert "answer format: boxed" in out and "last \\boxed{}" in out
+    assert "Counting & Probability" in out and "unknown" in out  # per type and per level tables
+    # the real chat-templated P(q) of the first problem, as the model will see it
+    assert "sample chat-templated P(q) for math-0 (gold answer: \\frac{3}{4})" in out
+    assert "<|im_start|>user\nWhat is $\\frac{1}{2}+\\frac{1}{4}$?" in out and "<|im_start|>assistant" in out
+
+    filtered = CliRunner().invoke(app, ["data", "--set", "task.name=math", "--set", f"task.path={path}",
+                                        "--set", "task.levels=[4]", "--set", f"model.name={tiny_llama}"],
+                                  terminal_width=200)
+    assert filtered.exit_code == 0 and "selected 2 (filters: task.levels=[4])" in filtered.output
+
+
+def test_data_command_exits_2_when_nothing_is_usable(tmp_path):
+    from typer.testing import CliRunner
+
+    from expo_lite.cli import app
+
+    path = write_jsonl(tmp_path / "train.jsonl", [{"problem": "p", "solution": "no box", "level": "Level 1", "type": "A"}])
+    result = CliRunner().invoke(app, ["data", "--set", "task.name=math", "--set", f"task.path={path}"])
+    assert result.exit_code == 2
+    assert "no usable problems" in result.output and "no \\boxed{} answer in the solution" in result.output

@@ -1,0 +1,109 @@
+"""`expo-lite data`: load a task exactly as training would and show what a user needs to trust it.
+
+Before renting a GPU: how many rows were read, how many were skipped and why (with examples), how the
+problems spread over levels and types, which answer format the prompts ask for and how answers will be
+graded, and one real P(q) as the model will see it. Nothing is downloaded: the tokenizer is read from
+the local cache or directory only, and without it the raw user turn is shown.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from .config import ExpoConfig
+from .tasks import TaskData, load_task
+
+GRADING = {
+    "boxed": "the last \\boxed{} of a completion (MATH / Minerva convention), then \"final answer is\", "
+             "\"the answer is\"; compared with math-verify",
+    "hash": "the first `#### N` line, the number only (GSM8K as lm-eval-harness reads it), then \\boxed{}, "
+            "\"the answer is\"; compared with math-verify",
+}
+
+
+def describe(cfg: ExpoConfig, split: str | None = None) -> dict[str, Any]:
+    """Facts about the task split as training would load it (raises TaskError when nothing is usable)."""
+    task = load_task(cfg.task, split)
+    return {
+        "task": cfg.task.name,
+        "source": cfg.task.path or ("embedded generator" if cfg.task.name == "arithmetic" else "hub"),
+        "split": split or cfg.task.split,
+        "rows": task.rows,
+        "usable": len(task.problems) + task.filtered,
+        "selected": len(task.problems),
+        "filters": {k: v for k, v in (("levels", cfg.task.levels), ("types", cfg.task.types),
+                                      ("max_samples", cfg.task.max_samples)) if v is not None},
+        "skipped": {reason: {"count": n, "examples": task.skipped_examples.get(reason, [])}
+                    for reason, n in task.skipped.most_common()},
+        "unknown_level": task.unknown_level,
+        "by_level": _counts(p.level for p in task.problems),
+        "by_type": _counts(p.type for p in task.problems),
+        "answer_format": task.answer_format,
+        "grading": GRADING[task.answer_format],
+        "with_solution": sum(bool(p.solution) for p in task.problems),
+        "sample": _sample(cfg, task),
+    }
+
+
+def _counts(values: Any) -> dict[str, int]:
+    counts = Counter("unknown" if v is None else str(v) for v in values)
+    return dict(sorted(counts.items(), key=lambda kv: (kv[0] == "unknown", len(kv[0]), kv[0])))
+
+
+def _sample(cfg: ExpoConfig, task: TaskData) -> dict[str, Any]:
+    from .prompts import standard_prompt, user_text
+
+    problem = task.problems[0]
+    sample = {"id": problem.id, "gold": problem.answer, "level": problem.level, "type": problem.type}
+    try:
+        tokenizer = _local_tokenizer(cfg)
+        sample["prompt"] = standard_prompt(tokenizer, problem.question, task.answer_format, cfg.prompt)
+        sample["templated"] = True
+    except Exception as exc:  # noqa: BLE001 - no local tokenizer: show the user turn and say why
+        sample["prompt"] = user_text(problem.question, task.answer_format, cfg.prompt)
+        sample["templated"] = False
+        sample["why_not_templated"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+    return sample
+
+
+def _local_tokenizer(cfg: ExpoConfig) -> Any:
+    from transformers import AutoTokenizer
+
+    from .model import prepare_tokenizer, resolve_model_path
+
+    path = resolve_model_path(cfg.model.name)
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=cfg.model.trust_remote_code)
+    return prepare_tokenizer(tokenizer, cfg.model.chat_template)
+
+
+def render(info: dict[str, Any], console: Any) -> None:
+    from rich.table import Table
+
+    filters = ", ".join(f"task.{k}={v}" for k, v in info["filters"].items()) or "none"
+    console.print(f"[bold]task[/bold] {info['task']}  [bold]split[/bold] {info['split']}  [bold]source[/bold] {info['source']}")
+    skipped = sum(s["count"] for s in info["skipped"].values())
+    console.print(f"rows read {info['rows']} | usable {info['usable']} | skipped {skipped} | "
+                  f"selected {info['selected']} (filters: {filters})"
+                  + (f" | {info['unknown_level']} with unknown level" if info["unknown_level"] else ""))
+    console.print(f"answer format: {info['answer_format']}; graded by {info['grading']}")
+    console.print(f"expert solutions (for the SFT-GT-CoT / expert-CoT baselines): {info['with_solution']} of {info['selected']}")
+    if info["skipped"]:
+        table = Table(title="skipped rows")
+        for col in ("reason", "rows", "examples"):
+            table.add_column(col)
+        for reason, s in info["skipped"].items():
+            table.add_row(reason, str(s["count"]), ", ".join(s["examples"]))
+        console.print(table)
+    for key, title in (("by_level", "level"), ("by_type", "type")):
+        if len(info[key]) > 1 or "unknown" not in info[key]:
+            table = Table(title=f"problems by {title}")
+            table.add_column(title)
+            table.add_column("problems", justify="right")
+            for value, n in info[key].items():
+                table.add_row(value, str(n))
+            console.print(table)
+    sample = info["sample"]
+    how = "chat-templated P(q)" if sample["templated"] else f"user turn of P(q) (no local tokenizer: {sample['why_not_templated']})"
+    console.print(f"[bold]sample {how}[/bold] for {sample['id']} (gold answer: {sample['gold']}):")
+    console.print(sample["prompt"], markup=False, highlight=False)

@@ -1,0 +1,239 @@
+"""Where a model states its final answer, and what that answer is.
+
+The verifier is the training signal, so extraction is strict about *where* an answer is and never
+guesses from what follows it: trailing checks, justifications and restatements ("The answer is 5
+because 9 - 5 = 4.") must not turn a wrong answer into a right one. math-verify's whole-text parse reads
+that example as 4 (its "answer ... = X" pattern prefers the rightmost equals sign), so we first isolate
+the answer span ourselves and hand math-verify only the span (equivalence.py).
+
+Conventions, in order of preference (the first style present wins; within a style, as noted):
+
+  boxed         the last `\\boxed{...}` / `\\fbox{...}` / `\\boxed X` - MATH and Minerva's convention, as in
+                math-verify and lm-eval-harness's minerva_math. Boxes right before it that are joined
+                only by "," / "and" / "or" are one multi-valued answer (MATH's "enter all solutions"
+                answers are written `$\\boxed{1}$ and $\\boxed{-2}$`): they are joined as `1, -2`.
+  hash          the first `#### X` line - GSM8K's format as lm-eval-harness reads it ("strict-match"):
+                a number followed by words is the number only (`#### 18 dollars` is 18), and a model's
+                later lines are not a second answer. X is cut like a sentence-style clause (below), so
+                `#### 109 (as 98 + 1 = 99)` is 109. Stricter than lm-eval's regex, which reads the
+                leading digits only: an expression (`#### 2^{10}`, `#### 3/4`) is read whole.
+  final answer  "final answer is X" / "Final Answer: X" (Minerva's "Final Answer: The final answer is X.
+                I hope it is correct."), the last one.
+  answer is     "the answer is X" / "Answer: X", the last one.
+
+For the two sentence styles X is the first clause after the marker: a math environment (`$...$`,
+`\\(...\\)`) if the clause starts with one (markdown bold is ignored), else the text up to the end of the sentence or
+a word that starts a justification ("because", "since", "check", ...). A clause that starts with a
+number is that number (a unit or a noun after it is dropped: "18 eggs" is 18). `x = 5` reads as 5; a
+plain-arithmetic equation `48 + 24 = 72` reads as its right side only when the left side computes it.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+
+@dataclass(frozen=True)
+class FinalAnswer:
+    start: int  # index in the text where the final-answer statement's marker starts
+    text: str  # the answer, as written (LaTeX or plain)
+    style: str  # "boxed" | "hash" | "final_answer" | "answer_is"
+
+
+# ------------------------------------------------------------------------------------ boxed
+
+
+_BOX_RE = re.compile(r"\\(?:boxed|fbox)\b\s*")
+# What may stand between two boxes of one multi-valued answer: "," / "and" / "or", `$`, and a repeated
+# "x =" ("$x = \\boxed{1}$ and $x = \\boxed{-2}$").
+_JOINER_RE = re.compile(r"^[\s$,]*(?:(?:,?\s*and|,?\s*or|,)[\s$]*)?(?:[A-Za-z]\s*=\s*)?$")
+
+
+def _boxes(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, content) of every \\boxed{...} / \\fbox{...} / \\boxed X, in order of appearance."""
+    found = []
+    for m in _BOX_RE.finditer(text):
+        i = m.end()
+        if i < len(text) and text[i] == "{":
+            depth = 0
+            for j in range(i, len(text)):
+                if text[j] == "{":
+                    depth += 1
+                elif text[j] == "}":
+                    depth -= 1
+                    if depth == 0:
+                        found.append((m.start(), j + 1, text[i + 1 : j].strip()))
+                        break
+        elif m.end() > m.start() + len("\\boxed") and i < len(text):  # `\boxed 8`: one token, no braces
+            token = re.match(r"[^\s$]+", text[i:])
+            if token:
+                value = token.group().rstrip(".,;")
+                if value:
+                    found.append((m.start(), i + len(value), value))
+    return found
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last box (alone, never joined): how MATH solutions are read by most tools."""
+    boxes = _boxes(text)
+    return boxes[-1][2] if boxes else None
+
+
+def boxed_answer(text: str) -> tuple[int, str] | None:
+    """(start, answer) of the last box, joined with the boxes right before it that form one answer."""
+    boxes = _boxes(text)
+    if not boxes:
+        return None
+    k = len(boxes) - 1
+    while k > 0 and _JOINER_RE.match(text[boxes[k - 1][1] : boxes[k][0]]):
+        k -= 1
+    contents = [b[2] for b in boxes[k:] if b[2]]
+    return (boxes[k][0], ", ".join(contents)) if contents else None
+
+
+# ------------------------------------------------------------------------------------ #### N
+
+
+_HASH_RE = re.compile(r"####[ \t]*([^\n]*)")
+def hash_answer(text: str) -> tuple[int, str] | None:
+    """The first `#### X` line, read like a sentence-style answer clause (see `_first_clause`)."""
+    m = _HASH_RE.search(text)
+    if not m:
+        return None
+    value = _plain_value(_first_clause(m.group(1)))
+    return (m.start(), value) if value else None
+
+
+# ------------------------------------------------------------------------------------ sentences
+
+
+_FINAL_RE = re.compile(r"final\s+answer\s*(?:is|:|=)\s*:?", re.IGNORECASE)
+_ANSWER_RE = re.compile(r"\banswer\s*(?:is|:|=)\s*:?", re.IGNORECASE)
+_MINERVA_PREFIX_RE = re.compile(r"^\s*the\s+final\s+answer\s+is\s*:?", re.IGNORECASE)
+# A word that starts a justification, a check or a restatement after the answer.
+_CLAUSE_STOP_RE = re.compile(
+    r"\s+(?:because|since|as|so|which|where|given|from|by|when|if|and|but|hence|thus|therefore|then|"
+    r"i\.e\.|e\.g\.|check|checking|verify|wait|or)\b|\s+\(|\s+—|\s+--|;|\s+=>|\s+⇒",
+    re.IGNORECASE,
+)
+_SENTENCE_END_RE = re.compile(r"[.!?](?=\s|$)|\n")
+_NUMBER_THEN_UNIT_RE = re.compile(
+    r"^(?:\\?\$\s*)?(-?\d[\d,]*(?:\.\d+)?(?:\s*/\s*\d+)?)(\s*\\?%)?(?:\s+[A-Za-z][A-Za-z .'-]*)?$"
+)
+_NAME_EQUALS_RE = re.compile(r"^[A-Za-z](?:_\{?\w+\}?)?\s*=\s*(.+)$")
+
+
+def _strip_markup(text: str) -> str:
+    return text.replace("**", "").replace("__", "").strip()
+
+
+def _math_env(clause: str) -> str | None:
+    """Content of a leading $...$, $$...$$, \\(...\\) or \\[...\\]."""
+    for opener, closer in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
+        if clause.startswith(opener):
+            end = clause.find(closer, len(opener))
+            return clause[len(opener) : end].strip() if end > 0 else None
+    return None
+
+
+def _first_clause(rest: str) -> str:
+    """The answer clause right after an "answer is" marker (see the module docstring)."""
+    rest = rest.lstrip(" \t:*_")
+    rest = _MINERVA_PREFIX_RE.sub("", rest).lstrip(" \t:*_")  # "Final Answer: The final answer is X"
+    line = rest.split("\n", 1)[0]
+    env = _math_env(line)
+    if env is not None:
+        return env
+    end = _SENTENCE_END_RE.search(line)
+    clause = line[: end.start()] if end else line
+    stop = _CLAUSE_STOP_RE.search(clause)
+    clause = clause[: stop.start()] if stop else clause
+    return _strip_markup(clause).strip().rstrip(".,:").strip()
+
+
+def _plain_value(clause: str) -> str | None:
+    """Read a plain-text clause: a number (units dropped), `x = v`, or a checked arithmetic equation."""
+    clause = clause.replace("−", "-").strip()
+    number = _NUMBER_THEN_UNIT_RE.match(clause)
+    if number:
+        return number.group(1).replace(" ", "") + ("\\%" if number.group(2) else "")
+    named = _NAME_EQUALS_RE.match(clause)
+    if named:
+        return named.group(1).strip()
+    if clause.count("=") == 1 and "\\" not in clause:
+        lhs, rhs = (side.strip() for side in clause.split("="))
+        left, right = _arithmetic(lhs), _arithmetic(rhs)
+        if left is not None and right is not None:
+            return rhs if left == right else None  # "5 = 4" is no answer at all
+    return clause or None
+
+
+def _sentence_answer(text: str, marker: re.Pattern[str]) -> tuple[int, str] | None:
+    found = list(marker.finditer(text))
+    for m in reversed(found):
+        value = _plain_value(_first_clause(text[m.end() :]))
+        if value:
+            return m.start(), value
+    return None
+
+
+# ------------------------------------------------------------------------------------ all styles
+
+
+def find_final_answer(text: str) -> FinalAnswer | None:
+    """The final answer of a completion, by the conventions in the module docstring."""
+    for style, finder in (
+        ("boxed", boxed_answer),
+        ("hash", hash_answer),
+        ("final_answer", lambda t: _sentence_answer(t, _FINAL_RE)),
+        ("answer_is", lambda t: _sentence_answer(t, _ANSWER_RE)),
+    ):
+        found = finder(text)
+        if found is not None and found[1]:
+            return FinalAnswer(found[0], found[1], style)
+    return None
+
+
+def sentence_start(text: str, index: int) -> int:
+    """Start of the sentence (or line) holding position `index`: where the final-answer statement begins."""
+    best = 0
+    for sep in ("\n", ". ", "! ", "? "):
+        found = text.rfind(sep, 0, index)
+        if found >= 0:
+            best = max(best, found + len(sep))
+    return best
+
+
+# ------------------------------------------------------------------------------------ arithmetic
+
+
+_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+
+
+def _arithmetic(expr: str) -> Fraction | None:
+    """Exact value of plain arithmetic (numbers, + - * / x, parentheses), or None; short inputs only."""
+    expr = re.sub(r"(?<=\d)\s*[x×]\s*(?=\d)", "*", expr).replace("÷", "/").replace(",", "").replace("$", "")
+    if len(expr) > 80 or not re.fullmatch(r"[\d\s.+\-*/()]+", expr):
+        return None
+    try:
+        tree = ast.parse(expr, mode="eval").body
+    except SyntaxError:
+        return None
+
+    def value(node: ast.AST) -> Fraction:
+        if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
+            return Fraction(str(node.value))
+        if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+            return _OPS[type(node.op)](value(node.left), value(node.right))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return -value(node.operand)
+        raise ValueError
+
+    try:
+        return value(tree)
+    except (ValueError, ZeroDivisionError):
+        return None
