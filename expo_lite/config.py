@@ -166,7 +166,7 @@ class TrainConfig(_Section):
     gradient_accumulation_steps: int = Field(1, gt=0)
     max_prompt_length: int = Field(256, gt=0)
     max_completion_length: int = Field(128, gt=0)
-    temperature: float = Field(0.7, ge=0.0)
+    temperature: float = Field(0.7, gt=0.0, description="Rollout sampling temperature (GRPO needs > 0).")
     warmup_ratio: float = Field(0.0, ge=0.0, le=1.0)
     lr_scheduler_type: str = "constant"
     optim: str = "adamw_torch"
@@ -216,6 +216,20 @@ class ExpoConfig(_Section):
     eval: EvalConfig = Field(default_factory=EvalConfig)
     log: LogConfig = Field(default_factory=LogConfig)
 
+    @model_validator(mode="after")
+    def _sequences_fit(self) -> ExpoConfig:
+        """Every training sequence (P(q) + a rollout or a self-explanation) must fit model.max_seq_length:
+        Unsloth silently cuts longer inputs, and the log-probs of the cut tokens then cannot be taken."""
+        longest = self.train.max_prompt_length + max(self.train.max_completion_length, self.explain.max_new_tokens)
+        if longest > self.model.max_seq_length:
+            raise ValueError(
+                f"model.max_seq_length ({self.model.max_seq_length}) is shorter than train.max_prompt_length "
+                f"({self.train.max_prompt_length}) + the longest completion (train.max_completion_length "
+                f"{self.train.max_completion_length}, explain.max_new_tokens {self.explain.max_new_tokens}) = "
+                f"{longest}; raise model.max_seq_length or lower those lengths"
+            )
+        return self
+
     def run_dir(self) -> Path:
         return Path(self.train.output_dir) / self.train.run_name
 
@@ -250,8 +264,9 @@ def _describe(error: dict[str, Any]) -> str:
     if kind == "literal_error":
         allowed = error.get("ctx", {}).get("expected", "")
         return f"{key}: {error['input']!r} is not allowed; choose one of {allowed}."
-    if kind == "value_error":  # our own validators already quote the offending value
-        return f"{key}: {error['msg'].removeprefix('Value error, ')}."
+    if kind == "value_error":  # our own validators already quote the offending value (and name the keys)
+        message = error["msg"].removeprefix("Value error, ")
+        return f"{key}: {message}." if loc else f"{message}."
     got = error.get("input")
     shown = "" if isinstance(got, dict) else f" (got {got!r})"
     return f"{key}: {error['msg']}{shown}."

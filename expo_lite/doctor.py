@@ -36,7 +36,9 @@ def collect() -> dict[str, object]:
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
         info["gpu"] = f"{props.name}, {props.total_memory / 2**30:.1f} GiB"
-        info["bf16"] = torch.cuda.is_bf16_supported()
+        from .precision import gpu_has_native_bf16
+
+        info["bf16"] = gpu_has_native_bf16()  # native only: a T4 emulates bf16 (slowly)
     choice = choose_backend("auto")
     info["auto_backend"] = f"{choice.name} ({choice.reason})"
     info["embedded_model"] = {
@@ -62,7 +64,7 @@ def render(info: dict[str, object]) -> None:
     cuda = "yes" if info["cuda_available"] else "no"
     table.add_row("CUDA available", f"{cuda} (torch built for CUDA {info['torch_cuda_build']})")
     if "gpu" in info:
-        table.add_row("GPU", f"{info['gpu']}, bf16={info['bf16']}")
+        table.add_row("GPU", f"{info['gpu']}, native bf16={info['bf16']}")
     table.add_row("CPU threads", str(info["cpu_threads"]))
     table.add_row("backend: auto ->", str(info["auto_backend"]))
     emb = info["embedded_model"]

@@ -171,7 +171,7 @@ def _load_pairs(path: Path) -> list[Pair]:
     return [Pair(**row) for row in read_jsonl(path)]
 
 
-def dpo_args(cfg: ExpoConfig, output_dir: Path):
+def dpo_args(cfg: ExpoConfig, output_dir: Path, model_dtype: Any = None):
     from trl import DPOConfig
 
     from .trainer_args import common_training_kwargs
@@ -179,7 +179,7 @@ def dpo_args(cfg: ExpoConfig, output_dir: Path):
     t, a = cfg.train, cfg.algo
     losses, weights = (["sigmoid", "sft"], [1.0, a.dpo_sft_weight]) if a.dpo_sft_weight > 0 else (["sigmoid"], None)
     return DPOConfig(
-        **common_training_kwargs(cfg, output_dir),
+        **common_training_kwargs(cfg, output_dir, model_dtype),
         num_train_epochs=a.dpo_epochs,
         beta=a.dpo_beta,
         loss_type=losses,
@@ -197,6 +197,7 @@ def train_exp_dpo(cfg: ExpoConfig, run: Any, model: Any, tokenizer: Any, problem
     from trl import DPOTrainer
 
     from .callbacks import MetricsLogger, StopOnNonFiniteLoss
+    from .precision import model_dtype
     from .rundir import last_complete_checkpoint, save_interrupted
 
     rounds = cfg.algo.rounds if cfg.algo.mode == "online" else 1
@@ -236,7 +237,7 @@ def train_exp_dpo(cfg: ExpoConfig, run: Any, model: Any, tokenizer: Any, problem
                                    "rejected": [{"role": "assistant", "content": p.rejected}]} for p in pairs])
         out = run.checkpoints_path / f"round{r}"
         nan_guard = StopOnNonFiniteLoss()
-        trainer = DPOTrainer(model=model, args=dpo_args(cfg, out), train_dataset=data, processing_class=tokenizer,
+        trainer = DPOTrainer(model=model, args=dpo_args(cfg, out, model_dtype(model)), train_dataset=data, processing_class=tokenizer,
                              callbacks=[MetricsLogger(run, console), nan_guard, *(callbacks or [])])
         trainer.remove_callback(PrinterCallback)
         try:

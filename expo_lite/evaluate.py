@@ -93,11 +93,12 @@ def run_eval(target: str, overrides: list[str] | None = None, split: str | None 
 
     from .config import load_config
     from .io import atomic_write_json
-    from .model import load_adapter_weights, load_model
+    from .model import load_adapter_weights, load_model, reset_unsloth_flags
     from .rundir import CONFIG_FILE, RunDir, create_run_dir
     from .tasks import answer_format, load_task
 
     console = console or Console()
+    reset_unsloth_flags()
     path = Path(target)
     if path.is_dir():
         if not (path / CONFIG_FILE).is_file():

@@ -26,45 +26,99 @@ from typing import Any
 
 import torch
 
-from .model import import_unsloth_if_active
+# Whatever trl.GRPOTrainer / GRPOConfig are when this module is first imported: on a GPU with the unsloth
+# backend, load_model() has imported unsloth by then and these are Unsloth's rebuilt classes (its kernels,
+# its loss). Import this module after load_model(); ExPGRPOTrainer checks that the order was right.
+from trl import GRPOConfig, GRPOTrainer
 
-import_unsloth_if_active()  # Unsloth must patch TRL before we subclass its trainer
+from . import distributed
+from .config import ExplainConfig, PromptConfig
+from .explain import Explanation, completion_ids_for, explain, normalised_target
+from .logprobs import unwrap
+from .prompts import standard_prompt
+from .schedules import beta_at
+from .sft import collate, nll_sum
+from .tasks import Problem
 
-from trl import GRPOConfig, GRPOTrainer  # noqa: E402
+# The ExPO knobs of ExPGRPOConfig and their defaults. (`beta` stays TRL's KL coefficient; ours is `sft_beta`.)
+EXPO_FIELDS: dict[str, tuple[Any, str]] = {
+    "sft_beta": (0.04, "Weight of the SFT term (paper's best: 0.04)."),
+    "sft_beta_schedule": ("constant", "constant | linear | cosine"),
+    "sft_beta_min": (0.0, "Final weight for linear/cosine decay."),
+    "positive_source": ("self_explanation", "self_explanation | expert_cot | none"),
+    "explain_on": ("all", "all | unsolved (groups with no correct rollout)"),
+    "answer_format": ("hash", "hash (#### N) | boxed"),
+}
+CHOICES = {
+    "positive_source": ("self_explanation", "expert_cot", "none"),
+    "explain_on": ("all", "unsolved"),
+    "sft_beta_schedule": ("constant", "linear", "cosine"),
+    "answer_format": ("hash", "boxed"),
+}
 
-from . import distributed  # noqa: E402
-from .config import ExplainConfig, PromptConfig  # noqa: E402
-from .explain import Explanation, completion_ids_for, explain, normalised_target  # noqa: E402
-from .prompts import standard_prompt  # noqa: E402
-from .schedules import beta_at  # noqa: E402
-from .sft import collate, nll_sum  # noqa: E402
-from .tasks import Problem  # noqa: E402
+
+def build_config_class(parent: type) -> type:
+    """The ExPGRPOConfig class on top of `parent` (TRL's GRPOConfig, or Unsloth's generated one).
+
+    Why an explicit `__init__`: a plain `@dataclass` subclass gets a generated `__init__` that assigns the
+    fields and never calls the parent's `__init__`. Unsloth's `UnslothGRPOConfig` does real work in its own
+    `__init__` (its defaults such as `router_aux_loss_coef=0.0`, which MoE models need, and its sanity
+    checks), so ours sets the ExPO fields and forwards everything else to the parent's `__init__`. Built by
+    a function so tests can put it on a stand-in parent."""
+
+    @dataclass
+    class ExPGRPOConfig(parent):
+        """GRPOConfig plus the ExPO knobs (see EXPO_FIELDS)."""
+
+        sft_beta: float = field(default=EXPO_FIELDS["sft_beta"][0], metadata={"help": EXPO_FIELDS["sft_beta"][1]})
+        sft_beta_schedule: str = field(default=EXPO_FIELDS["sft_beta_schedule"][0],
+                                       metadata={"help": EXPO_FIELDS["sft_beta_schedule"][1]})
+        sft_beta_min: float = field(default=EXPO_FIELDS["sft_beta_min"][0], metadata={"help": EXPO_FIELDS["sft_beta_min"][1]})
+        positive_source: str = field(default=EXPO_FIELDS["positive_source"][0],
+                                     metadata={"help": EXPO_FIELDS["positive_source"][1]})
+        explain_on: str = field(default=EXPO_FIELDS["explain_on"][0], metadata={"help": EXPO_FIELDS["explain_on"][1]})
+        answer_format: str = field(default=EXPO_FIELDS["answer_format"][0],
+                                   metadata={"help": EXPO_FIELDS["answer_format"][1]})
+
+        def __init__(self, *args: Any, **kwargs: Any):
+            for name, (default, _) in EXPO_FIELDS.items():  # set first: the parent's __post_init__ runs ours
+                object.__setattr__(self, name, kwargs.pop(name, default))
+            super().__init__(*args, **kwargs)
+
+        def __post_init__(self):
+            super().__post_init__()
+            for name, allowed in CHOICES.items():
+                if getattr(self, name) not in allowed:
+                    raise ValueError(f"ExPGRPOConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}")
+            if self.sft_beta < 0 or self.sft_beta_min < 0:
+                raise ValueError("sft_beta and sft_beta_min must be >= 0")
+
+    ExPGRPOConfig.__qualname__ = ExPGRPOConfig.__name__  # the Trainer pickles its args: find it at module level
+    ExPGRPOConfig.__module__ = __name__
+    return ExPGRPOConfig
 
 
-@dataclass
-class ExPGRPOConfig(GRPOConfig):
-    """GRPOConfig plus the ExPO knobs. (`beta` stays TRL's KL coefficient; ours is `sft_beta`.)"""
+ExPGRPOConfig = build_config_class(GRPOConfig)
 
-    sft_beta: float = field(default=0.04, metadata={"help": "Weight of the SFT term (paper's best: 0.04)."})
-    sft_beta_schedule: str = field(default="constant", metadata={"help": "constant | linear | cosine"})
-    sft_beta_min: float = field(default=0.0, metadata={"help": "Final weight for linear/cosine decay."})
-    positive_source: str = field(default="self_explanation", metadata={"help": "self_explanation | expert_cot | none"})
-    explain_on: str = field(default="all", metadata={"help": "all | unsolved (groups with no correct rollout)"})
-    answer_format: str = field(default="hash", metadata={"help": "hash (#### N) | boxed"})
 
-    def __post_init__(self):
-        super().__post_init__()
-        choices = {
-            "positive_source": ("self_explanation", "expert_cot", "none"),
-            "explain_on": ("all", "unsolved"),
-            "sft_beta_schedule": ("constant", "linear", "cosine"),
-            "answer_format": ("hash", "boxed"),
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"ExPGRPOConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        if self.sft_beta < 0 or self.sft_beta_min < 0:
-            raise ValueError("sft_beta and sft_beta_min must be >= 0")
+def check_trainer_matches_model(trainer_class: type, model: Any, processes: int) -> None:
+    """An Unsloth model needs Unsloth's rebuilt GRPOTrainer underneath ours, and Unsloth needs one process.
+    (On CPU Unsloth patches nothing, so there is nothing to check.)"""
+    unsloth_model = getattr(model, "expo_backend", None) == "unsloth" or hasattr(unwrap(model), "for_inference")
+    unsloth_parent = any(c.__name__.startswith("Unsloth") for c in trainer_class.__mro__)
+    if not torch.cuda.is_available() or not unsloth_model:
+        return
+    if not unsloth_parent:
+        raise RuntimeError(
+            "ExPGRPOTrainer sits on TRL's plain GRPOTrainer but the model is an Unsloth model: "
+            "expo_lite.grpo was imported before unsloth. Restart the kernel and call load_model(...) before "
+            "`from expo_lite.grpo import ...` (Unsloth must patch TRL first)."
+        )
+    if processes > 1:
+        raise RuntimeError(
+            f"Unsloth's GRPO trainer with {processes} processes: its kernels are single-GPU and its gradient "
+            f"all-reduce deadlocks with the SFT term under DDP. Use model.backend: hf for multi-GPU."
+        )
 
 
 class ExPGRPOTrainer(GRPOTrainer):
@@ -75,6 +129,7 @@ class ExPGRPOTrainer(GRPOTrainer):
                  prompt_config: PromptConfig | None = None,
                  on_explanations: Callable[[list[Explanation]], None] | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
+        check_trainer_matches_model(type(self), self.model, self.accelerator.num_processes)
         self.explain_config = explain_config or ExplainConfig()
         self.prompt_config = prompt_config or PromptConfig()
         self.on_explanations = on_explanations
@@ -145,7 +200,8 @@ class ExPGRPOTrainer(GRPOTrainer):
         if args.positive_source == "self_explanation" and problems:
             self.explained_questions += len(problems)
             model = self.accelerator.unwrap_model(self.model)
-            records = explain(model, tok, problems, args.answer_format, self.explain_config, self.prompt_config)
+            with self.accelerator.autocast():  # Unsloth strips accelerate's autocast wrapper off the forward
+                records = explain(model, tok, problems, args.answer_format, self.explain_config, self.prompt_config)
             examples = [(r.prompt_ids, r.completion_ids) for r in records if r.valid]
         elif args.positive_source == "expert_cot":
             for p in problems:
@@ -190,15 +246,24 @@ class ExPGRPOTrainer(GRPOTrainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         loss = super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
+        term = self.sft_term(model, loss.device)
+        # Added, never multiplied: Unsloth's GRPO loss is an autograd Function whose backward ignores its
+        # grad_output (the gradient is computed in forward), so scaling `loss` would not reach the GRPO part.
+        return loss if term is None else loss + term
+
+    def sft_term(self, model: Any, device: Any = None) -> torch.Tensor | None:
+        """beta_t * (this micro-batch's summed token NLL of the positives) / (positive tokens of the whole
+        generation batch) * (the accumulation / world-size factor in the module docstring), or None."""
         if not (self.expo_active and model.training and self._sft_chunks):
-            return loss
+            return None
         spg = self.args.steps_per_generation
         chunk = self._sft_chunks[self._step % spg]
         beta = self.current_sft_beta()
-        batch = collate(chunk, self.processing_class.pad_token_id, device=loss.device)
+        batch = collate(chunk, self.processing_class.pad_token_id, device=device)
         if batch is None or self._sft_tokens_global == 0 or beta == 0:
-            return loss
+            return None
         scale = spg / self.current_gradient_accumulation_steps * self.accelerator.num_processes
-        summed = nll_sum(model, batch)
+        with self.accelerator.autocast():
+            summed = nll_sum(model, batch)
         self._metrics["train"]["expo/sft_loss"].append(float(summed.detach()) / batch.num_tokens)  # this chunk's mean
-        return loss + beta * summed / self._sft_tokens_global * scale
+        return beta * summed / self._sft_tokens_global * scale

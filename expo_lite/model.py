@@ -38,8 +38,14 @@ def unsloth_installed() -> bool:
     return importlib.util.find_spec("unsloth") is not None
 
 
-def choose_backend(requested: str) -> BackendChoice:
-    """Resolve `auto` without importing unsloth (its import patches transformers and TRL globally)."""
+def choose_backend(requested: str, processes: int | None = None) -> BackendChoice:
+    """Resolve `auto` without importing unsloth (its import patches transformers and TRL globally).
+
+    More than one process (torchrun / accelerate launch) rules Unsloth out: its GRPO loss runs on the
+    unwrapped model and all-reduces gradients itself unless a grad-enabled DDP forward ran that step, and
+    our SFT forward goes through DDP only on ranks that have positives, so ranks would issue different
+    collectives and hang. `auto` then picks hf; an explicit `unsloth` is refused."""
+    processes = processes if processes is not None else int(os.environ.get("WORLD_SIZE", "1"))
     if requested == "hf":
         return BackendChoice("hf", "requested")
     if requested == "unsloth":
@@ -48,9 +54,17 @@ def choose_backend(requested: str) -> BackendChoice:
                 "model.backend is 'unsloth' but the unsloth package is not installed. "
                 "Install it with `pip install \"expo-lite[unsloth]\"` (GPU) or use model.backend: hf."
             )
+        if processes > 1:
+            raise ModelLoadError(
+                f"model.backend is 'unsloth' but {processes} processes were launched. Unsloth's GRPO kernels "
+                f"are single-GPU (its loss reduces gradients itself, which deadlocks with our SFT term under "
+                f"DDP). For multi-GPU use --set model.backend=hf (or auto)."
+            )
         return BackendChoice("unsloth", "requested")
     if requested != "auto":
         raise ModelLoadError(f"model.backend must be one of auto, unsloth, hf; got {requested!r}")
+    if processes > 1:
+        return BackendChoice("hf", f"{processes} processes: Unsloth's kernels are single-GPU")
     if not cuda_available():
         return BackendChoice("hf", "no CUDA GPU: transformers + peft + bitsandbytes")
     if not unsloth_installed():
@@ -58,13 +72,20 @@ def choose_backend(requested: str) -> BackendChoice:
     return BackendChoice("unsloth", "CUDA GPU found and unsloth is installed")
 
 
-def import_unsloth_if_active() -> None:
-    """Import unsloth when `backend: auto` would use it, before anything imports TRL's trainers: Unsloth
-    patches them at import time, and a trainer class built before that would miss its kernels."""
+def unsloth_patched_trl() -> bool:
+    """Whether Unsloth has rebuilt TRL's GRPOTrainer (it does so on import, on a GPU only)."""
     import sys
 
-    if "unsloth" not in sys.modules and choose_backend("auto").name == "unsloth":
-        import unsloth  # noqa: F401
+    trl = sys.modules.get("trl")
+    return trl is not None and getattr(trl, "GRPOTrainer", type).__name__.startswith("Unsloth")
+
+
+def reset_unsloth_flags() -> None:
+    """Unsloth's GRPO sets UNSLOTH_RETURN_HIDDEN_STATES=1 inside its loss and log-prob code, one path of
+    which has no `finally`: after an exception there (an OOM), every later forward in the same process
+    (a notebook kernel) would return hidden states as `.logits`. Clear it where we know no Unsloth loss
+    is running: at the start of training and evaluation, and after an OOM."""
+    os.environ.pop("UNSLOTH_RETURN_HIDDEN_STATES", None)
 
 
 def resolve_model_path(name: str) -> str:
@@ -109,13 +130,9 @@ def _offline_message(name: str) -> str:
 
 
 def torch_dtype(name: str, on_gpu: bool):
-    import torch
+    from .precision import gpu_has_native_bf16, load_dtype
 
-    if name == "auto":
-        if on_gpu:
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.float32  # bf16 matmuls are emulated on most CPUs
-    return getattr(torch, name)
+    return load_dtype(name, on_gpu, gpu_has_native_bf16())
 
 
 def prepare_tokenizer(tokenizer: Any, chat_template: str | None = None) -> Any:
@@ -241,6 +258,8 @@ def load_model(cfg: ExpoConfig | ModelConfig, lora: LoraSection | None = None):
     else:
         mcfg, lora = cfg, lora or LoraSection()
     backend = choose_backend(mcfg.backend)
+    if backend.name == "unsloth":
+        import unsloth  # noqa: F401  (first: it patches transformers, peft and TRL as it is imported)
     path = resolve_model_path(mcfg.name)
     _check_loadable(path)
     loader = _load_unsloth if backend.name == "unsloth" else _load_hf

@@ -2,8 +2,14 @@
 
     peak = weights + LoRA (params + grads + optimizer states)
          + max(training step: checkpointed activations + one layer recomputed + logits,
-               generation: KV cache of every sequence sampled at once + its last-token logits)
+               generation: KV cache of every sequence sampled at once + its last-token logits,
+               scoring: one no-grad forward's hidden states + one LM-head block)
          + runtime overhead (CUDA context, allocator slack)
+
+What is sampled at once: TRL generates a whole generation batch in one call (per_device_train_batch_size
+x steps_per_generation rollouts; steps_per_generation defaults to gradient_accumulation_steps), and the
+self-explanation tries of its questions. Our log-probs (scoring tries, the SFT term, DPO's rejected
+choice) never hold full-vocab logits: the LM head runs on LOGIT_BLOCK_TOKENS positions at a time.
 
 Each part is a closed formula of the model's dimensions and the config; `plan_memory` returns them
 separately so the fit table can say which knob to lower. Dimensions of the shipped 3B models are
@@ -19,6 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .config import ExpoConfig
+from .logprobs import LOGIT_BLOCK_TOKENS, SCORING_TOKENS_PER_FORWARD
 
 GIB = 2**30
 
@@ -64,7 +71,8 @@ PRESETS["unsloth/Qwen2.5-3B-Instruct"] = PRESETS["Qwen/Qwen2.5-3B-Instruct"]
 PRESETS["unsloth/Llama-3.2-3B-Instruct"] = PRESETS["meta-llama/Llama-3.2-3B-Instruct"]
 
 NF4_BYTES_PER_PARAM = (4 + 8 / 64 + 32 / (64 * 256)) / 8  # 4-bit codes + double-quantized absmax per 64
-LOGIT_TILE_TOKENS = 1024  # tokens per LM-head tile when log-probs are computed chunked
+LOGIT_TILE_TOKENS = 1024  # tokens per LM-head tile when TRL / Unsloth compute GRPO log-probs chunked
+SAMPLING_QUESTIONS = 8  # questions our own sampling (DPO pairs, eval) decodes at once
 OVERHEAD_GPU_BYTES = int(0.8 * GIB)  # CUDA context + cuBLAS workspace, typical on recent drivers
 ALLOCATOR_SLACK = 0.10  # fragmentation of PyTorch's caching allocator, as a fraction of the rest
 
@@ -89,6 +97,7 @@ class MemoryPlan:
     activations: int
     logits: int
     kv_cache: int
+    scoring: int
     overhead: int
 
     @property
@@ -97,7 +106,7 @@ class MemoryPlan:
 
     @property
     def total(self) -> int:
-        return self.weights + self.lora + max(self.training, self.kv_cache) + self.overhead
+        return self.weights + self.lora + max(self.training, self.kv_cache, self.scoring) + self.overhead
 
     def as_gib(self) -> dict[str, float]:
         return {k: v / GIB for k, v in {**asdict(self), "total": self.total}.items()}
@@ -120,37 +129,43 @@ def plan_memory(cfg: ExpoConfig, dims: ModelDims | None = None, *, param_bytes: 
     lora = lora_params * (4 + 4 + optim)  # fp32 params + fp32 grads + optimizer states
 
     # One optimizer micro-batch. GRPO: per_device_train_batch_size rollouts of prompt + completion.
-    # DPO: each pair is two sequences (chosen, rejected) and TRL takes their full logits.
+    # DPO: each pair is two sequences (chosen, rejected) and TRL takes their logits.
     dpo = a.name == "exp_dpo"
     rows = t.per_device_train_batch_size * (2 if dpo else 1)
     completion = max(t.max_completion_length, cfg.explain.max_new_tokens) if dpo else t.max_completion_length
-    seq = t.max_prompt_length + completion
-    tokens = rows * seq
+    tokens = rows * (t.max_prompt_length + completion)
+    explains = a.positive_source == "self_explanation"
+    positives = 0 if dpo or a.positive_source in (None, "none") else max(rows // a.num_generations, 1)
+    positive_tokens = positives * (t.max_prompt_length + cfg.explain.max_new_tokens)  # the SFT forward
     if cfg.model.gradient_checkpointing:
         # the input of every layer is kept; one layer's internals are rebuilt during its backward
         per_layer_live = d.hidden * 10 + d.intermediate * 4 + d.heads * d.dh * 2
-        activations = tokens * (d.layers * d.hidden + per_layer_live) * param_bytes
+        activations = ((tokens + positive_tokens) * d.layers * d.hidden + max(tokens, positive_tokens) * per_layer_live) * param_bytes
     else:
-        activations = tokens * d.layers * (d.hidden * 10 + d.intermediate * 4) * param_bytes
+        activations = (tokens + positive_tokens) * d.layers * (d.hidden * 10 + d.intermediate * 4) * param_bytes
+    block_logits = LOGIT_BLOCK_TOKENS * d.vocab * 4 * 3  # one LM-head block: fp32 logits, exp, gradient
     if dpo:
         logits = tokens * d.vocab * 4 * 2
-        questions = max(t.per_device_train_batch_size, 1)  # pairs are built a micro-batch of questions at a time
-        sequences = questions * (a.num_generations + cfg.explain.num_tries)
+        questions = SAMPLING_QUESTIONS  # pair building samples this many questions at once
+        sequences = questions * (a.num_generations + (cfg.explain.num_tries if explains else 0))
     else:
         # fp32 logits and their gradient over the completion positions. TRL >= 1.16 and Unsloth compute the
         # GRPO log-probs through the LM head in tiles (LOGIT_TILE_TOKENS at a time) instead of all at once.
         rollout_tokens = rows * t.max_completion_length
         logits = min(rollout_tokens, LOGIT_TILE_TOKENS if chunked_logits else rollout_tokens) * d.vocab * 4 * 2
-        if a.positive_source not in (None, "none"):
-            # our SFT term takes full logits of its positives (one per question, prompt + completion)
-            logits += max(rows // a.num_generations, 1) * (t.max_prompt_length + cfg.explain.max_new_tokens) * d.vocab * 8
-        # generation: every rollout of the micro-batch at once, plus the self-explanation tries
-        sequences = rows + (rows // a.num_generations) * cfg.explain.num_tries
+        if positives:
+            logits += block_logits  # the SFT term: blockwise, checkpointed
+        # generation: the whole generation batch of rollouts, plus the self-explanation tries of its questions
+        rollouts = t.per_device_train_batch_size * t.gradient_accumulation_steps
+        sequences = rollouts + ((rollouts // a.num_generations) * cfg.explain.num_tries if explains else 0)
     kv_len = t.max_prompt_length + max(t.max_completion_length, cfg.explain.max_new_tokens)
     kv_cache = 2 * d.layers * d.kv_heads * d.dh * kv_len * sequences * param_bytes + sequences * d.vocab * 4
-    body = weights + lora + max(activations + logits, kv_cache)
+    # scoring (no grad): every layer's hidden states of one forward are returned, then LM-head blocks
+    score_tokens = max(SCORING_TOKENS_PER_FORWARD, kv_len) if explains or dpo else 0
+    scoring = (d.layers + 1) * score_tokens * d.hidden * param_bytes + (block_logits // 3 * 2 if score_tokens else 0)
+    body = weights + lora + max(activations + logits, kv_cache, scoring)
     overhead = (OVERHEAD_GPU_BYTES if on_gpu else 0) + int(ALLOCATOR_SLACK * body)
-    return MemoryPlan(weights, lora, activations, logits, kv_cache, overhead)
+    return MemoryPlan(weights, lora, activations, logits, kv_cache, scoring, overhead)
 
 
 SUGGESTIONS = [
@@ -158,7 +173,10 @@ SUGGESTIONS = [
                "batch x completion x vocab x fp32)"),
     ("activations", "lower train.per_device_train_batch_size (raise gradient_accumulation_steps to keep the "
                     "batch) or keep model.gradient_checkpointing: true"),
-    ("kv_cache", "lower algo.num_generations, explain.num_tries or the generation lengths"),
+    ("kv_cache", "lower train.gradient_accumulation_steps (TRL samples that many micro-batches at once), "
+                 "algo.num_generations, explain.num_tries or the generation lengths"),
+    ("scoring", "lower train.max_completion_length / explain.max_new_tokens (one scoring forward keeps every "
+                "layer's hidden states)"),
     ("weights", "set model.load_in_4bit: true"),
     ("lora", "lower lora.r or use train.optim: adamw_8bit"),
 ]
@@ -169,11 +187,13 @@ def advice(plan: MemoryPlan, budget_gib: float) -> list[str]:
     if plan.total <= budget_gib * GIB:
         return []
     parts = {"logits": plan.logits, "activations": plan.activations, "kv_cache": plan.kv_cache,
-             "weights": plan.weights, "lora": plan.lora}
-    if plan.kv_cache > plan.training:
-        parts["logits"] = parts["activations"] = 0
-    else:
-        parts["kv_cache"] = 0
+             "scoring": plan.scoring, "weights": plan.weights, "lora": plan.lora}
+    phases = {"training": ("logits", "activations"), "generation": ("kv_cache",), "scoring": ("scoring",)}
+    peak_phase = max(phases, key=lambda ph: sum(parts[k] for k in phases[ph]))
+    for phase, keys in phases.items():  # only the phase that sets the peak is worth lowering
+        if phase != peak_phase:
+            for k in keys:
+                parts[k] = 0
     order = sorted(parts, key=parts.get, reverse=True)
     text = dict(SUGGESTIONS)
     return [f"{name} ({parts[name] / GIB:.1f} GiB): {text[name]}" for name in order if parts[name] > 0][:3]
@@ -221,10 +241,12 @@ def render_plan(cfg: ExpoConfig, plan: MemoryPlan, console=None) -> None:
     parts.add_column("GiB", justify="right")
     rows = [("weights", plan.weights), ("LoRA params + grads + optimizer", plan.lora),
             ("activations (training step)", plan.activations), ("logits (training step)", plan.logits),
-            ("KV cache + logits (generation)", plan.kv_cache), ("runtime overhead", plan.overhead)]
+            ("KV cache + logits (generation)", plan.kv_cache), ("hidden states + LM-head block (scoring)", plan.scoring),
+            ("runtime overhead", plan.overhead)]
     for name, value in rows:
         parts.add_row(name, f"{value / GIB:.2f}")
-    parts.add_row("peak = weights + LoRA + max(training, generation) + overhead", f"{plan.total / GIB:.2f}", style="bold")
+    parts.add_row("peak = weights + LoRA + max(training, generation, scoring) + overhead", f"{plan.total / GIB:.2f}",
+                  style="bold")
     console.print(parts)
     fit = Table(title="Fits on")
     fit.add_column("GPU")

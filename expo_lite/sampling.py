@@ -28,7 +28,11 @@ def chat_prompt(tokenizer: Any, user_text: str, system: str | None = None) -> st
 
 @contextlib.contextmanager
 def inference_mode(model: Any) -> Iterator[None]:
-    """eval() + KV cache on for generation; restores training mode and the cache flag after."""
+    """eval() + KV cache on for generation; restores training mode and the cache flag after. Also clears a
+    leaked UNSLOTH_RETURN_HIDDEN_STATES (generation must see logits; no Unsloth loss runs inside this)."""
+    from .model import reset_unsloth_flags
+
+    reset_unsloth_flags()
     was_training = model.training
     config = getattr(model, "config", None)
     old_cache = getattr(config, "use_cache", None)

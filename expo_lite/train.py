@@ -62,14 +62,14 @@ def check_grpo_batch(cfg: ExpoConfig, n_prompts: int) -> None:
                         f"{generation_batch // g} ({shape} / {g} per prompt); add problems or lower the batch size")
 
 
-def grpo_args(cfg: ExpoConfig, run: RunDir):
+def grpo_args(cfg: ExpoConfig, run: RunDir, model_dtype: Any = None):
     from .grpo import ExPGRPOConfig
     from .tasks import answer_format
     from .trainer_args import common_training_kwargs
 
     t, a = cfg.train, cfg.algo
     return ExPGRPOConfig(
-        **common_training_kwargs(cfg, run.checkpoints_path),
+        **common_training_kwargs(cfg, run.checkpoints_path, model_dtype),
         max_steps=t.max_steps,
         num_generations=a.num_generations,
         max_completion_length=t.max_completion_length,
@@ -89,10 +89,11 @@ def run_training(cfg: ExpoConfig, resume: bool = False, console: Any = None) -> 
     """Run directory, model and task, then the configured algorithm. Returns the run directory."""
     from rich.console import Console
 
-    from .model import load_model
+    from .model import load_model, reset_unsloth_flags
     from .tasks import load_task
 
     console = console or Console()
+    reset_unsloth_flags()  # a flag left over from a failed run in the same notebook kernel
     # Every input is checked before anything is written: bad data, a missing run to resume or a model
     # that cannot load must leave the output folder exactly as it was.
     task = load_task(cfg.task)
@@ -125,11 +126,13 @@ def answer_oom(cfg: ExpoConfig, during: str) -> Iterator[None]:
     """A CUDA OOM becomes GPUOutOfMemoryError with the planner's advice (checkpoints on disk are untouched)."""
     import torch
 
+    from .model import reset_unsloth_flags
     from .planner import GPUOutOfMemoryError, gpu_total_gib, oom_message
 
     try:
         yield
     except torch.cuda.OutOfMemoryError as exc:
+        reset_unsloth_flags()  # the OOM may have left Unsloth's loss half way; a retry must see logits
         raise GPUOutOfMemoryError(oom_message(cfg, gpu_total_gib(), during)) from exc
 
 
@@ -150,6 +153,7 @@ def _run_grpo(cfg, run, model, tokenizer, task, console, dashboard, resume: bool
     from .callbacks import MetricsLogger, StopOnNonFiniteLoss
     from .grpo import ExPGRPOTrainer
     from .io import append_jsonl
+    from .precision import model_dtype
     from .tasks import answer_format
 
     dataset, too_long = build_prompt_dataset(task.problems, answer_format(cfg.task), cfg, tokenizer)
@@ -167,7 +171,7 @@ def _run_grpo(cfg, run, model, tokenizer, task, console, dashboard, resume: bool
     trainer = ExPGRPOTrainer(
         model=model,
         reward_funcs=[correctness_reward],
-        args=grpo_args(cfg, run),
+        args=grpo_args(cfg, run, model_dtype(model)),
         train_dataset=dataset,
         processing_class=tokenizer,
         explain_config=cfg.explain,

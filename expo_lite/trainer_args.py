@@ -11,12 +11,14 @@ from typing import Any
 from .config import ExpoConfig
 
 
-def common_training_kwargs(cfg: ExpoConfig, output_dir: Path) -> dict[str, Any]:
+def common_training_kwargs(cfg: ExpoConfig, output_dir: Path, model_dtype: Any = None) -> dict[str, Any]:
+    """`model_dtype`: the dtype the loaded model computes in; the bf16/fp16 flags follow it (precision.py)."""
     import torch
+
+    from .precision import mixed_precision
 
     t = cfg.train
     on_gpu = torch.cuda.is_available()
-    bf16 = on_gpu and torch.cuda.is_bf16_supported() and cfg.model.dtype in ("auto", "bfloat16")
     return dict(
         output_dir=str(output_dir),
         run_name=t.run_name,
@@ -34,9 +36,10 @@ def common_training_kwargs(cfg: ExpoConfig, output_dir: Path) -> dict[str, Any]:
         save_steps=t.save_steps,
         save_total_limit=2,
         seed=t.seed,
-        bf16=bf16,
-        fp16=on_gpu and not bf16 and cfg.model.dtype in ("auto", "float16"),
+        **mixed_precision(model_dtype or torch.float32, on_gpu),
         use_cpu=not on_gpu,
+        # A NaN/inf step loss must reach StopOnNonFiniteLoss; the default filter logs the running mean instead.
+        logging_nan_inf_filter=False,
         gradient_checkpointing=cfg.model.gradient_checkpointing,
         gradient_checkpointing_kwargs={"use_reentrant": False},
         # Every LoRA parameter is used in every forward, so DDP's search for unused ones is pure overhead.

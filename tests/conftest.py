@@ -16,7 +16,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from tiny_models import build_tiny_model  # noqa: E402
+from expo_lite.testing import build_tiny_model  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 

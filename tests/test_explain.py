@@ -17,8 +17,7 @@ from expo_lite.model import load_model
 from expo_lite.prompts import hint_prompt, standard_prompt, user_text
 from expo_lite.sampling import Generation
 from expo_lite.tasks import Problem
-
-from tiny_models import build_tokenizer
+from expo_lite.testing import build_tokenizer
 
 CFG = ExplainConfig(min_reasoning_tokens=5)
 PROMPTS = PromptConfig()

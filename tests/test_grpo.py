@@ -17,7 +17,7 @@ from expo_lite.logprobs import score_completions
 from expo_lite.model import load_model
 from expo_lite.prompts import standard_prompt
 from expo_lite.schedules import beta_at
-from expo_lite.sft import as_logits, collate, nll_sum
+from expo_lite.sft import collate, nll_sum
 from expo_lite.tasks import load_task
 from expo_lite.train import build_prompt_dataset
 
@@ -206,32 +206,42 @@ def test_sft_term_gives_the_exact_gradient_with_accumulation(tiny_llama, tmp_pat
 
 class HiddenStatesAsLogits(torch.nn.Module):
     """Stands in for Unsloth's GPU mode (UNSLOTH_RETURN_HIDDEN_STATES=1), where `.logits` holds the final
-    hidden states; it cannot run on CPU, so the same output contract is reproduced from the real model."""
+    hidden states and `.hidden_states` is passed through; it cannot run on CPU, so the same output contract
+    is reproduced from the real model."""
 
     def __init__(self, model):
         super().__init__()
         self.model = model
+        self.config = model.config
 
-    def forward(self, input_ids, attention_mask, use_cache=False):
+    def forward(self, input_ids, attention_mask, use_cache=False, output_hidden_states=False, **_):
         out = self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True, use_cache=False)
-        return type(out)(logits=out.hidden_states[-1])
+        return type(out)(logits=out.hidden_states[-1], hidden_states=out.hidden_states if output_hidden_states else None)
 
     def get_output_embeddings(self):
         return self.model.get_output_embeddings()
 
 
-def test_sft_nll_is_the_same_from_logits_or_hidden_states(tiny_llama):
+def reference_nll(model, batch) -> torch.Tensor:
+    """The plain way: full-vocab logits, log_softmax, gather - what the SFT term must equal."""
+    logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits[:, :-1].float()
+    lp = logits.log_softmax(-1).gather(-1, batch.input_ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+    return -(lp * batch.loss_mask[:, 1:]).sum()
+
+
+def test_sft_nll_is_right_whether_logits_or_hidden_states_come_back(tiny_llama):
     model, tok = tiny(tiny_llama)
     model.eval()
-    examples = [(tok("What is 3 + 4?")["input_ids"], tok(" 3 + 4 = 7")["input_ids"] + [tok.eos_token_id])]
+    examples = [(tok("What is 3 + 4?")["input_ids"], tok(" 3 + 4 = 7")["input_ids"] + [tok.eos_token_id]),
+                (tok("Half of 8?")["input_ids"], tok(" 4")["input_ids"] + [tok.eos_token_id])]
     batch = collate(examples, tok.pad_token_id)
     base = model.get_base_model()
     with torch.no_grad():
+        expected = reference_nll(base, batch)
         from_logits = nll_sum(base, batch)
         from_hidden = nll_sum(HiddenStatesAsLogits(base), batch)
-    torch.testing.assert_close(from_logits, from_hidden, rtol=1e-5, atol=1e-5)
-    with pytest.raises(ValueError, match="neither vocab"):
-        as_logits(torch.zeros(1, 2, 7), base.get_output_embeddings())
+    torch.testing.assert_close(from_logits, expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(from_hidden, expected, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.gpu

@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 
 from expo_lite.cli import app
 from expo_lite.config import ExpoConfig
+from expo_lite.logprobs import LOGIT_BLOCK_TOKENS, SCORING_TOKENS_PER_FORWARD
 from expo_lite.planner import GIB, NF4_BYTES_PER_PARAM, PRESETS, ModelDims, advice, dims_for, plan_memory
 
 from conftest import REPO
@@ -37,14 +38,28 @@ def test_each_component_by_hand():
     assert plan.weights == 1152 * 2 + 80 * 2
     # LoRA r=2 on all 7 projections: r*(in+out) = 32+24+24+32+48+48+48 = 256 per layer; fp32 p + g + Adam (8)
     assert plan.lora == 2 * 256 * (4 + 4 + 8)
-    # gradient checkpointing: 4 rows x 8 tokens; per token: layers*hidden (16) + one layer live (80+64+16)
-    assert plan.activations == 32 * (16 + 160) * 2
-    # rollout logits 4 x 3 x vocab x fp32 x (value + grad) + SFT positives: 2 questions x (5 + 3) tokens
-    assert plan.logits == 12 * 10 * 8 + 2 * 8 * 10 * 8
-    # K and V: 2 x layers x kv_heads x head_dim x (5 + 3) x (4 rollouts + 2 explanations) x 2 bytes + last logits
+    # gradient checkpointing: 4 rollouts x 8 tokens + the SFT forward of 2 positives (one per question) x 8
+    # tokens keep every layer's input (layers x hidden); one layer's internals are live (80 + 64 + 16)
+    assert plan.activations == ((32 + 16) * 2 * 8 + 32 * 160) * 2
+    # rollout logits 4 x 3 x vocab x fp32 x (value + grad), plus one checkpointed LM-head block of the SFT term
+    block = LOGIT_BLOCK_TOKENS * 10 * 4 * 3
+    assert plan.logits == 12 * 10 * 8 + block
+    # K and V: 2 x layers x kv_heads x head_dim x (5 + 3) x (4 rollouts + 2 questions x 1 try) x 2 bytes
+    # + their last-token logits
     assert plan.kv_cache == 2 * 2 * 1 * 4 * 8 * 6 * 2 + 6 * 10 * 4
-    body = plan.weights + plan.lora + max(plan.activations + plan.logits, plan.kv_cache)
+    # scoring: one no-grad forward of SCORING_TOKENS_PER_FORWARD tokens keeps all (layers + 1) hidden states
+    assert plan.scoring == 3 * SCORING_TOKENS_PER_FORWARD * 8 * 2 + block // 3 * 2
+    body = plan.weights + plan.lora + max(plan.activations + plan.logits, plan.kv_cache, plan.scoring)
     assert plan.overhead == int(0.10 * body) and plan.total == body + plan.overhead
+
+
+def test_generation_is_sized_from_the_whole_generation_batch():
+    """TRL samples per_device_train_batch_size x steps_per_generation rollouts in one call."""
+    one = plan_memory(cfg(), DIMS, on_gpu=False)
+    four = plan_memory(cfg(train={"gradient_accumulation_steps": 4}), DIMS, on_gpu=False)
+    per_sequence = 2 * 2 * 1 * 4 * 8 * 2 + 10 * 4
+    assert one.kv_cache == 6 * per_sequence and four.kv_cache == (16 + 8) * per_sequence
+    assert four.activations == one.activations  # the training step still sees one micro-batch
 
 
 def test_knobs_move_the_right_parts():
@@ -54,9 +69,10 @@ def test_knobs_move_the_right_parts():
     eight_bit = plan_memory(cfg(train={"optim": "adamw_8bit"}), DIMS, on_gpu=False)
     assert eight_bit.lora == 2 * 256 * (4 + 4 + 2)
     no_gc = plan_memory(cfg(model={"gradient_checkpointing": False}), DIMS, on_gpu=False)
-    assert no_gc.activations == 32 * 2 * (80 + 64) * 2
+    assert no_gc.activations == (32 + 16) * 2 * (80 + 64) * 2
     plain = plan_memory(cfg(algo={"name": "grpo"}), DIMS, on_gpu=False)
-    assert plain.logits == 12 * 10 * 8  # no SFT positives
+    assert plain.logits == 12 * 10 * 8 and plain.scoring == 0  # no SFT positives, nothing scored
+    assert plain.kv_cache == 4 * (2 * 2 * 1 * 4 * 8 * 2 + 10 * 4)  # no explanation tries
     gpu = plan_memory(cfg(), DIMS)
     assert gpu.overhead > base.overhead  # CUDA context
 
@@ -80,7 +96,10 @@ def test_advice_names_the_biggest_part():
     plan = plan_memory(cfg(), DIMS, on_gpu=False)
     assert advice(plan, budget_gib=1.0) == []
     tips = advice(plan, budget_gib=plan.total / GIB / 2)
-    assert tips and tips[0].startswith("activations")
+    assert tips and tips[0].startswith("scoring")  # in this tiny model one scoring forward is the peak phase
+    big = plan_memory(cfg(train={"per_device_train_batch_size": 64, "max_prompt_length": 512,
+                                 "max_completion_length": 256}), DIMS, on_gpu=False)
+    assert advice(big, budget_gib=big.total / GIB / 2)[0].startswith("activations")
 
 
 @pytest.mark.parametrize("name", ["qwen2.5-3b.yaml", "llama-3.2-3b.yaml"])

@@ -1,5 +1,7 @@
-"""Tiny random Llama / Qwen2 checkpoints with a real (byte-level BPE) tokenizer, built offline in tests.
+"""Tiny random Llama / Qwen2 checkpoints with a real (byte-level BPE) tokenizer, built offline.
 
+For the test suite and for the GPU smoke kit (benchmarks/gpu_smoke.py), which must run in a fresh
+`pip install "expo-lite[unsloth]"` environment where the embedded model's wheel may be absent.
 Hidden size 64 is the smallest bitsandbytes' CPU 4-bit packing accepts. The initializer range is
 raised so logits are peaked: greedy decoding then does not flip on float noise between padded and
 unpadded batches (a near-uniform random model would make that comparison meaningless).
@@ -41,7 +43,8 @@ def build_tokenizer(vocab_size: int = 320):
     return fast
 
 
-def build_tiny_model(arch: str, out_dir: str | Path, seed: int = 0, layers: int = 2) -> Path:
+def build_tiny_model(arch: str, out_dir: str | Path, seed: int = 0, layers: int = 2, hidden: int = 64,
+                     heads: int = 4) -> Path:
     """Save a random `arch` ('llama' | 'qwen2') model + tokenizer to out_dir and return it."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
@@ -49,10 +52,10 @@ def build_tiny_model(arch: str, out_dir: str | Path, seed: int = 0, layers: int 
     tokenizer = build_tokenizer()
     common = dict(
         vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
         num_hidden_layers=layers,
-        num_attention_heads=4,
+        num_attention_heads=heads,
         num_key_value_heads=2,
         max_position_embeddings=512,
         initializer_range=0.5,
