@@ -47,9 +47,9 @@ def main() -> None:
         start = time.perf_counter()
         problems = [p for p in task.problems if p.level == level]
         prompts = [standard_prompt(tok, p.question, task.answer_format, cfg.prompt) for p in problems]
-        greedy = generate(model, tok, prompts, max_new_tokens=args.max_new_tokens, batch_size=len(prompts))
+        greedy = generate(model, tok, prompts, max_new_tokens=args.max_new_tokens)
         acc = sum(is_correct(g[0].text, p.answer) for p, g in zip(problems, greedy, strict=True)) / len(problems)
-        records = explain(model, tok, problems, task.answer_format, cfg.explain, cfg.prompt, batch_size=len(problems))
+        records = explain(model, tok, problems, task.answer_format, cfg.explain, cfg.prompt)
         experts = expert_scores(model, tok, problems, task.answer_format, cfg)
         all_records += records
         all_experts += experts

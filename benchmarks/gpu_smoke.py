@@ -209,9 +209,9 @@ def check_precision(kit: Kit, model: Any, tokenizer: Any) -> None:
 
         trainer = make_trainer(cfg, model, tokenizer, kit.workdir, reward)
         phases: dict[str, float] = {}
-        trainer._generate = timed(phases, "rollouts", trainer._generate)
-        original_explain = grpo_module.explain
-        grpo_module.explain = timed(phases, "explanations", original_explain)
+        trainer._generate = timed(phases, "rollouts + explanation tries", trainer._generate)
+        original_judge = grpo_module.judge
+        grpo_module.judge = timed(phases, "checking + scoring tries", original_judge)
         trainer.compute_loss = timed(phases, "loss forward", trainer.compute_loss)
         if kit.on_gpu:
             torch.cuda.reset_peak_memory_stats()
@@ -219,7 +219,7 @@ def check_precision(kit: Kit, model: Any, tokenizer: Any) -> None:
         try:
             trainer.train()
         finally:
-            grpo_module.explain = original_explain
+            grpo_module.judge = original_judge
         wall = time.perf_counter() - start
         losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
         scaler = getattr(trainer.accelerator, "scaler", None)

@@ -1,103 +1,141 @@
-"""Step time of ExP-GRPO vs plain GRPO on the embedded model, measured side by side in one process.
+"""ExP-GRPO step time against plain GRPO on the embedded model, measured side by side in one process.
 
-For each group size G: plain GRPO (positive_source none), ExP-GRPO with explain_on=all and with
-explain_on=unsolved, same seed, same data, same lengths. Reports the mean time per optimizer step
-(first step dropped as warm-up) and, for ExP-GRPO, how much of the step went to self-explanation
-sampling, to scoring the tries under P(q), and to the SFT forward/backward.
+Exact by construction: every rollout and every explanation try decodes exactly --length tokens (EOS is
+suppressed for all rows), so RNG-dependent stopping cannot move the ratio; rewards are fixed (all groups
+solved, or none), so what ExPO does each step is fixed too. Variants run round-robin, --repeats short
+trainings of --steps steps each; the first step of each training is warm-up and dropped; the median step
+time and the spread (min-max) over the rest are printed.
 
-The floor of ExP-GRPO's overhead is one extra generation per G rollouts (num_tries=1 and equal lengths
-make the explanation sampling 1/G of the rollout sampling) plus one SFT forward/backward.
+Variants (G rollouts for each of 2 questions per step, 1 explanation try per question):
+  GRPO                        plain TRL (positive_source none)
+  ExP all                     explain_on all: the tries ride in TRL's rollout call (one decode)
+  ExP all, separate call      the same with explain.sampling=separate (the previous way)
+  ExP unsolved, all solved    explain_on unsolved with every group solved, explain.sampling=auto
+  ExP unsolved, all solved, with rollouts   ... sampling every try in the rollout call, then dropping them
+  ExP unsolved, none solved   explain_on unsolved, no group solved, explain.sampling=auto
+  ExP unsolved, none solved, separate       ... a second call for the unsolved groups
+The floor of ExP-GRPO's overhead is one extra row per G rollouts in the same decode: ~1 + 1/G.
 
-    .venv/bin/python benchmarks/step_time.py --steps 3 --groups 4 8
+    .venv/bin/python benchmarks/step_time.py                       # G=4 and G=8, ~40 min on 2 cores
+    .venv/bin/python benchmarks/step_time.py --quick --json        # G=4 only, short; last line JSON
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import statistics
 import tempfile
 import time
-from collections import defaultdict
 
 import torch
 
-import expo_lite.explain as explain_mod
-import expo_lite.grpo as grpo_mod
-from expo_lite.answers import correctness_reward
+import expo_lite.sampling as sampling
 from expo_lite.config import ExplainConfig, load_config
 from expo_lite.grpo import ExPGRPOConfig, ExPGRPOTrainer
 from expo_lite.model import load_model
 from expo_lite.tasks import load_task
 from expo_lite.train import build_prompt_dataset
 
-TIMES: dict[str, float] = defaultdict(float)
+_original_row_sampling = sampling.RowSampling.__call__
 
 
-def timed(name, fn):
-    def wrapper(*args, **kwargs):
-        start = time.perf_counter()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            TIMES[name] += time.perf_counter() - start
-    return wrapper
+def _no_early_eos(self, input_ids, scores):
+    """Benchmark only: no row may end before its limit (exact lengths)."""
+    step = input_ids.shape[1] - self.prompt_width
+    scores = scores.clone()
+    early = (self.limit.to(scores.device) > step).unsqueeze(1)
+    scores[:, self.eos_id] = torch.where(early.squeeze(1), torch.full_like(scores[:, self.eos_id], float("-inf")),
+                                         scores[:, self.eos_id])
+    return _original_row_sampling(self, input_ids, scores)
 
 
-# Instrument the pieces ExPO adds (benchmark only): sampling, scoring of tries, SFT forward+backward is
-# measured as the nll_sum forward here plus its share of backward, which we cannot separate, so the SFT
-# number is the forward only and the remainder shows up in "other".
-explain_mod.generate = timed("explain_sampling", explain_mod.generate)
-explain_mod.score_completions = timed("explain_scoring", explain_mod.score_completions)
-grpo_mod.nll_sum = timed("sft_forward", grpo_mod.nll_sum)
+sampling.RowSampling.__call__ = _no_early_eos
 
 
-def run(G: int, source: str, explain_on: str, steps: int, prompts: int, length: int, tries: int):
-    cfg = load_config("configs/demo.yaml")
-    torch.manual_seed(0)
-    model, tok = load_model(cfg)
-    problems = load_task(cfg.task).problems
-    data, _ = build_prompt_dataset(problems, "hash", cfg, tok)
+def all_solved(completions, **_):
+    return [1.0] * len(completions)
+
+
+def none_solved(completions, **_):
+    return [0.0] * len(completions)
+
+
+VARIANTS = {  # name -> (positive source, explain_on, explain.sampling, reward)
+    "GRPO": ("none", "all", "auto", none_solved),
+    "ExP all": ("self_explanation", "all", "auto", none_solved),
+    "ExP all, separate call": ("self_explanation", "all", "separate", none_solved),
+    "ExP unsolved, all solved": ("self_explanation", "unsolved", "auto", all_solved),
+    "ExP unsolved, all solved, with rollouts": ("self_explanation", "unsolved", "with_rollouts", all_solved),
+    "ExP unsolved, none solved": ("self_explanation", "unsolved", "auto", none_solved),
+    "ExP unsolved, none solved, separate": ("self_explanation", "unsolved", "separate", none_solved),
+}
+
+
+def train_once(model, tok, data, G: int, variant: str, steps: int, length: int) -> list[float]:
+    source, explain_on, mode, reward = VARIANTS[variant]
     with tempfile.TemporaryDirectory() as out:
         args = ExPGRPOConfig(
-            output_dir=out, max_steps=steps, per_device_train_batch_size=prompts * G, num_generations=G,
-            max_completion_length=length, learning_rate=5e-5, use_cpu=True, bf16=False, report_to="none",
+            output_dir=out, max_steps=steps, per_device_train_batch_size=2 * G, num_generations=G,
+            max_completion_length=length, learning_rate=1e-7, use_cpu=not torch.cuda.is_available(), report_to="none",
             save_strategy="no", logging_steps=1, disable_tqdm=True, seed=0, temperature=0.7,
             gradient_checkpointing=True, gradient_checkpointing_kwargs={"use_reentrant": False},
             positive_source=source, explain_on=explain_on, sft_beta=0.04,
+            generation_kwargs={"min_new_tokens": length},  # TRL's own rows: exact length too
         )
-        trainer = ExPGRPOTrainer(model=model, reward_funcs=[correctness_reward], args=args, train_dataset=data,
-                                 processing_class=tok,
-                                 explain_config=ExplainConfig(num_tries=tries, max_new_tokens=length, temperature=0.7))
-        TIMES.clear()
+        trainer = ExPGRPOTrainer(model=model, reward_funcs=[reward], args=args, train_dataset=data, processing_class=tok,
+                                 explain_config=ExplainConfig(num_tries=1, max_new_tokens=length, temperature=0.7,
+                                                              sampling=mode))
         trainer.train()
-    logs = [h for h in trainer.state.log_history if "step_time" in h]
-    step_times = [h["step_time"] for h in logs][1:] or [logs[0]["step_time"]]
-    extra = {k: v / steps for k, v in TIMES.items()}
-    all_wrong = sum(h.get("expo/all_wrong_frac", float("nan")) for h in logs) / len(logs)
-    return sum(step_times) / len(step_times), extra, all_wrong
+    times = [h["step_time"] for h in trainer.state.log_history if "step_time" in h]
+    return times[1:]  # the first step is warm-up
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--steps", type=int, default=3)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--groups", type=int, nargs="+", default=[4, 8])
-    parser.add_argument("--prompts", type=int, default=2)
-    parser.add_argument("--length", type=int, default=96)
-    parser.add_argument("--tries", type=int, default=1)
-    a = parser.parse_args()
-    print(f"embedded SmolLM2-135M, CPU {torch.get_num_threads()} threads, {a.prompts} prompts/step, "
-          f"{a.length} new tokens for rollouts and explanations, {a.tries} explanation try, {a.steps} steps "
-          f"(first dropped)\n")
-    print("| G | variant | s/step | vs GRPO | explain sampling | scoring tries | SFT forward | all-wrong frac |")
-    print("|---|---|---|---|---|---|---|---|")
-    for G in a.groups:
-        base = None
-        for name, source, on in [("GRPO", "none", "all"), ("ExP-GRPO all", "self_explanation", "all"),
-                                 ("ExP-GRPO unsolved", "self_explanation", "unsolved")]:
-            sec, extra, wrong = run(G, source, on, a.steps, a.prompts, a.length, a.tries)
-            base = base or sec
-            print(f"| {G} | {name} | {sec:.1f} | {sec / base:.2f}x | {extra.get('explain_sampling', 0):.1f}s "
-                  f"| {extra.get('explain_scoring', 0):.1f}s | {extra.get('sft_forward', 0):.1f}s | {wrong:.2f} |",
-                  flush=True)
+    parser.add_argument("--length", type=int, default=48, help="tokens per rollout and per explanation try")
+    parser.add_argument("--steps", type=int, default=3, help="steps per training (the first is dropped)")
+    parser.add_argument("--repeats", type=int, default=3, help="trainings per variant, round-robin")
+    parser.add_argument("--variants", nargs="*", default=list(VARIANTS))
+    parser.add_argument("--quick", action="store_true", help="G=4 only, 2 repeats, the variants of the JSON line")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if args.quick:
+        args.groups, args.repeats = [4], 2
+        args.variants = ["GRPO", "ExP all", "ExP unsolved, all solved"]
+
+    cfg = load_config("configs/demo.yaml")
+    models = {}
+    results: dict[int, dict[str, list[float]]] = {}
+    print(f"embedded SmolLM2-135M, {torch.get_num_threads()} threads, 2 questions x G rollouts x {args.length} tokens, "
+          f"1 explanation try x {args.length} tokens, EOS suppressed; {args.repeats} trainings x {args.steps} steps "
+          f"per variant, round-robin, first step of each dropped\n", flush=True)
+    for G in args.groups:
+        results[G] = {v: [] for v in args.variants}
+        for _ in range(args.repeats):
+            for variant in args.variants:
+                if variant not in models:
+                    torch.manual_seed(0)
+                    models[variant] = load_model(cfg)
+                model, tok = models[variant]
+                data, _ = build_prompt_dataset(load_task(cfg.task).problems, "hash", cfg, tok)
+                start = time.perf_counter()
+                results[G][variant] += train_once(model, tok, data, G, variant, args.steps, args.length)
+                print(f"G={G} {variant}: {time.perf_counter() - start:.0f}s", flush=True)
+
+    print("\n| G | variant | s/step (median) | min-max | vs GRPO | floor 1 + 1/G |\n|---|---|---|---|---|---|")
+    ratios: dict[str, float] = {}
+    for G, by_variant in results.items():
+        base = statistics.median(by_variant["GRPO"])
+        for variant, times in by_variant.items():
+            med = statistics.median(times)
+            ratios[f"{G}/{variant}"] = med / base
+            print(f"| {G} | {variant} | {med:.1f} | {min(times):.1f}-{max(times):.1f} | {med / base:.2f}x | {1 + 1 / G:.2f} |")
+    if args.json:
+        print(json.dumps({"ratio_g4_all": ratios.get("4/ExP all"), "ratio_g8_all": ratios.get("8/ExP all"),
+                          "ratio_g4_unsolved_all_solved": ratios.get("4/ExP unsolved, all solved"),
+                          "ratios": ratios}))
 
 
 if __name__ == "__main__":

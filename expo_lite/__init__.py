@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from .quiet import silence_known_noise
+
+silence_known_noise()  # before torch, transformers or bitsandbytes are imported (see quiet.py)
+
 __version__ = "0.1.0"
 
 _EXPORTS = {

@@ -1,8 +1,15 @@
-"""`expo-lite` command line: a thin typer layer over functions a notebook can call directly."""
+"""`expo-lite` command line: a thin typer layer over functions a notebook can call directly.
+
+Exit statuses: 0 done, 2 bad input (or the run directory is in use), 3 NaN/inf loss, 4 CUDA out of
+memory, 5 the run directory cannot be written (disk full, read-only), 130 interrupted (Ctrl-C).
+"""
 
 from __future__ import annotations
 
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -11,6 +18,58 @@ import typer
 from .config import ConfigError, load_config
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="ExPO (self-explanation RL) on one GPU.")
+
+EXIT_BAD_INPUT, EXIT_NAN, EXIT_OOM, EXIT_WRITE, EXIT_INTERRUPTED = 2, 3, 4, 5, 130
+
+
+@app.callback()
+def _every_command(
+    verbose: Annotated[bool, typer.Option("--verbose", help="Show every third-party message and progress bar.")] = False,
+) -> None:
+    """ExPO (self-explanation RL) on one GPU."""
+    # Ctrl-C must always reach us. A process started in the background of a non-interactive shell (`cmd &`
+    # in a script, CI runners, some IDEs and job tools) inherits SIGINT *ignored*, and Python then never
+    # installs its KeyboardInterrupt handler: a Ctrl-C or `kill -INT` was silently lost and training ran to
+    # the end. Every command of ours saves what it has and exits 130 on SIGINT, so we take it back.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    if verbose:
+        from .quiet import be_verbose
+
+        be_verbose()
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    typer.secho(message, fg=typer.colors.RED if code != EXIT_INTERRUPTED else typer.colors.YELLOW, err=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def _exit_statuses() -> Iterator[None]:
+    """The documented exit status and a one-paragraph message for every way a long command can end."""
+    from .callbacks import NonFiniteLossError
+    from .model import ModelLoadError
+    from .planner import GPUOutOfMemoryError
+    from .rundir import RunDirBusy, RunDirWriteError, is_write_failure
+    from .tasks import TaskError
+
+    try:
+        yield
+    except NonFiniteLossError as exc:
+        raise _fail(f"error: {exc}", EXIT_NAN) from None
+    except GPUOutOfMemoryError as exc:
+        raise _fail(f"error: {exc}", EXIT_OOM) from None
+    except RunDirWriteError as exc:
+        raise _fail(f"error: {exc}", EXIT_WRITE) from None
+    except ConfigError as exc:
+        raise _fail(str(exc), EXIT_BAD_INPUT) from None
+    except (ModelLoadError, TaskError, FileNotFoundError, ValueError, RunDirBusy) as exc:
+        raise _fail(f"error: {exc}", EXIT_BAD_INPUT) from None
+    except OSError as exc:
+        if not is_write_failure(exc):
+            raise
+        raise _fail(f"error: could not write {exc.filename or 'the run directory'}: {exc.strerror}", EXIT_WRITE) from None
+    except KeyboardInterrupt:
+        raise _fail("interrupted", EXIT_INTERRUPTED) from None
 
 ConfigArg = Annotated[Optional[Path], typer.Argument(help="YAML config; omit for the embedded offline demo.")]  # noqa: UP045
 SetOpt = Annotated[
@@ -38,26 +97,10 @@ def train(
     cfg = _load(config, set_)
     if no_tui:
         cfg.log.tui = False
-    from .callbacks import NonFiniteLossError
-    from .model import ModelLoadError
-    from .planner import GPUOutOfMemoryError
-    from .tasks import TaskError
     from .train import run_training
 
-    try:
+    with _exit_statuses():
         run_training(cfg, resume=resume)
-    except NonFiniteLossError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(3) from None
-    except GPUOutOfMemoryError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(4) from None
-    except (ModelLoadError, TaskError, FileNotFoundError, ValueError) as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
-    except KeyboardInterrupt:
-        typer.secho("interrupted", fg=typer.colors.YELLOW, err=True)
-        raise typer.Exit(130) from None
 
 
 @app.command("explain")
@@ -70,14 +113,9 @@ def explain_cmd(
     """Write self-explanations for a task split and report valid rates and the NLL diagnostic."""
     cfg = _load(config, set_)
     from .diagnostics import run_explain
-    from .model import ModelLoadError
-    from .tasks import TaskError
 
-    try:
+    with _exit_statuses():
         run_explain(cfg, split=split, limit=limit)
-    except (ModelLoadError, TaskError, FileNotFoundError) as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
 
 
 @app.command("data")
@@ -111,17 +149,9 @@ def eval_cmd(
 ) -> None:
     """pass@k (unbiased, n samples at eval.temperature) and greedy accuracy, by level; writes eval.json."""
     from .evaluate import run_eval
-    from .model import ModelLoadError
-    from .tasks import TaskError
 
-    try:
+    with _exit_statuses():
         run_eval(str(target), set_ or [], split=split, limit=limit, base_model=base)
-    except ConfigError as exc:
-        typer.secho(str(exc), fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
-    except (ModelLoadError, TaskError, FileNotFoundError, ValueError) as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
 
 
 @app.command("report")

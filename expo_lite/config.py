@@ -103,8 +103,14 @@ class PromptConfig(_Section):
 
 class ExplainConfig(_Section):
     num_tries: int = Field(2, gt=0)
+    sampling: Literal["auto", "with_rollouts", "separate"] = Field(
+        "auto", description="ExP-GRPO: sample the explanation tries inside TRL's rollout call (with_rollouts) or "
+                            "in a call of their own (separate); auto = with_rollouts for explain_on: all, and for "
+                            "unsolved with_rollouts while the previous batch had an unsolved group, else separate.")
     temperature: float = Field(0.7, ge=0.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
+    top_k: int = Field(50, ge=0, description="0 = off; 50 is transformers' generate default, which explanations "
+                                             "have always been sampled with")
     max_new_tokens: int = Field(128, gt=0)
     min_reasoning_tokens: int = Field(8, ge=0)
     leak_phrases: list[str] = Field(

@@ -187,5 +187,10 @@ class Dashboard(TrainerCallback):
     def on_train_end(self, args, state, control, **kwargs):
         if self.live is not None:
             self.refresh()
+        self.stop()
+
+    def stop(self) -> None:
+        """Hand the terminal back (end of training, Ctrl-C, a failed write) so messages print normally."""
+        if self.live is not None:
             self.live.stop()
             self.live = None

@@ -9,6 +9,7 @@ self-explanations and of the dataset's expert solutions, and their ratio (the pa
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from pathlib import Path
 from typing import Any
 
 from .config import ExpoConfig
@@ -16,6 +17,8 @@ from .explain import REASONS, Explanation, completion_ids_for, explain, normalis
 from .logprobs import SequenceScore, score_completions
 from .prompts import standard_prompt
 from .tasks import Problem
+
+EXPLAIN_BATCH = 8  # questions sampled together (and appended to explanations.jsonl together)
 
 
 def expert_scores(model: Any, tokenizer: Any, problems: list[Problem], fmt: str, cfg: ExpoConfig) -> list[SequenceScore | None]:
@@ -93,31 +96,41 @@ def render_summary(summary: dict[str, Any], console: Any) -> None:
 
 
 def run_explain(cfg: ExpoConfig, split: str | None = None, limit: int | None = None, console: Any = None):
-    """Explain a task split into a run directory; returns (run dir, summary)."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    """Explain a task split into a run directory; returns (run dir, summary). Explanations are appended as
+    each batch finishes, so a Ctrl-C keeps what was explained (the summary needs the whole split)."""
 
     from .io import append_jsonl, atomic_write_json
     from .model import load_model
-    from .rundir import create_run_dir
+    from .progress import PhaseProgress, make_console
+    from .rundir import RunLock, check_writable, create_run_dir
     from .tasks import load_task
 
-    console = console or Console()
+    console = console or make_console()
     task = load_task(cfg.task, split)
     problems = task.problems[:limit] if limit else task.problems
     console.print(task.summary())
+    check_writable(Path(cfg.train.output_dir))
     model, tokenizer = load_model(cfg)
     run = create_run_dir(cfg)  # after the model loads: a model that cannot load leaves no empty run behind
-    with Progress(TextColumn("explaining"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=console, disable=not console.is_terminal) as bar:
-        job = bar.add_task("explain", total=len(problems))
-        records = explain(model, tokenizer, problems, task.answer_format, cfg.explain, cfg.prompt,
-                          progress=lambda n: bar.advance(job, n))
-    for rec in records:
-        append_jsonl(run.explanations_path, rec.to_json())
-    summary = summarize(records, expert_scores(model, tokenizer, problems, task.answer_format, cfg))
-    summary["skipped_rows"] = dict(task.skipped)
-    atomic_write_json(run.path / "explain_summary.json", summary)
+    records: list[Explanation] = []
+    work = (f"{len(problems)} questions x {cfg.explain.num_tries} tries of up to {cfg.explain.max_new_tokens} "
+            f"tokens, then the NLL of each valid try and of each expert solution under P(q)")
+    with RunLock(run.path), PhaseProgress(console, "explain", len(problems), work) as bar:
+        try:
+            for start in range(0, len(problems), EXPLAIN_BATCH):
+                batch = explain(model, tokenizer, problems[start : start + EXPLAIN_BATCH], task.answer_format,
+                                cfg.explain, cfg.prompt)
+                for rec in batch:
+                    append_jsonl(run.explanations_path, rec.to_json())
+                records += batch
+                bar.advance(len(batch))
+        except KeyboardInterrupt:
+            console.print(f"[yellow]interrupted after {len(records)}/{len(problems)} questions; their explanations "
+                          f"are in {run.explanations_path} (no summary: it needs the whole split)[/yellow]")
+            raise
+        summary = summarize(records, expert_scores(model, tokenizer, problems, task.answer_format, cfg))
+        summary["skipped_rows"] = dict(task.skipped)
+        atomic_write_json(run.path / "explain_summary.json", summary)
     render_summary(summary, console)
     console.print(f"explanations: {run.explanations_path}\nsummary: {run.path / 'explain_summary.json'}")
     return run, summary

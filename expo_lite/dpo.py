@@ -26,16 +26,17 @@ from pathlib import Path
 from typing import Any
 
 from . import distributed
-from .answers import is_correct
+from .answers import are_correct
 from .config import ExpoConfig
-from .explain import completion_ids_for, explain, normalised_target
-from .io import atomic_write_json, atomic_write_text, read_jsonl
+from .explain import completion_ids_for, explanation_rows, group_tries, judge, normalised_target
+from .io import append_jsonl, atomic_write_json, atomic_write_text, read_jsonl
 from .logprobs import score_completions
 from .model import load_adapter_weights
 from .prompts import standard_prompt, user_text
-from .sampling import Generation, generate
+from .sampling import Generation, Row, decode
 from .tasks import Problem
 
+PAIR_CHUNK_QUESTIONS = 8  # questions sampled together; progress and the partial-pairs file advance per chunk
 SKIP_NO_CHOSEN = "no valid chosen"
 SKIP_NO_REJECTED = "no incorrect rollout"
 
@@ -67,19 +68,39 @@ class PairSet:
         return self.correct_rollouts / max(self.rollouts, 1)
 
 
-def build_pairs(model: Any, tokenizer: Any, problems: list[Problem], fmt: str, cfg: ExpoConfig, round_index: int = 0) -> PairSet:
-    """Sample, check and pair; see the module docstring for the rules."""
-    if not problems:  # a rank whose share of a small round is empty
-        return PairSet([], Counter(), 0, 0)
+def build_pairs(model: Any, tokenizer: Any, problems: list[Problem], fmt: str, cfg: ExpoConfig, round_index: int = 0,
+                on_chunk: Any = None, chunk_size: int = PAIR_CHUNK_QUESTIONS) -> PairSet:
+    """Sample, check and pair (see the module docstring), `chunk_size` questions at a time; after each chunk
+    `on_chunk(chunk_problems, chunk_pairset)` (progress, the partial-pairs file)."""
+    parts = []
+    for start in range(0, len(problems), chunk_size):
+        chunk = problems[start : start + chunk_size]
+        part = _build_chunk(model, tokenizer, chunk, fmt, cfg, round_index)
+        parts.append(part)
+        if on_chunk is not None:
+            on_chunk(chunk, part)
+    return merge_pair_sets(parts) if parts else PairSet([], Counter(), 0, 0)
+
+
+def _build_chunk(model: Any, tokenizer: Any, problems: list[Problem], fmt: str, cfg: ExpoConfig, round_index: int) -> PairSet:
+    """The chunk's G rollouts per question and (for self-explanations) its explanation tries, in one decode."""
     prompts = [standard_prompt(tokenizer, p.question, fmt, cfg.prompt) for p in problems]
-    rollouts = generate(model, tokenizer, prompts, max_new_tokens=cfg.train.max_completion_length,
-                        temperature=cfg.train.temperature, num_return_sequences=cfg.algo.num_generations)
-    positive = cfg.algo.positive_source
-    if positive == "self_explanation":
-        chosen_texts = [r.text if r.valid else None for r in explain(model, tokenizer, problems, fmt, cfg.explain, cfg.prompt)]
+    g, t = cfg.algo.num_generations, cfg.train
+    rows = [Row(tuple(tokenizer(prompt, add_special_tokens=False)["input_ids"]), t.temperature, t.max_completion_length)
+            for prompt in prompts for _ in range(g)]
+    explaining = cfg.algo.positive_source == "self_explanation"
+    tries_rows = explanation_rows(tokenizer, problems, fmt, cfg.explain, cfg.prompt) if explaining else []
+    if cfg.explain.top_p == 1.0:  # rollouts sample without top-p: one call can hold both
+        samples = decode(model, tokenizer, rows + tries_rows)
+    else:
+        samples = decode(model, tokenizer, rows) + decode(model, tokenizer, tries_rows, top_p=cfg.explain.top_p)
+    rollouts = [samples[i * g : (i + 1) * g] for i in range(len(problems))]
+    if explaining:
+        tries = group_tries(samples[len(problems) * g :], cfg.explain.num_tries)
+        records = judge(model, tokenizer, problems, tries, fmt, cfg.explain, cfg.prompt)
+        chosen_texts = [r.text if r.valid else None for r in records]
     else:
         chosen_texts = [normalised_target(p.solution, p.answer, fmt) if p.solution else None for p in problems]
-
     return assemble_pairs(model, tokenizer, problems, prompts, rollouts, chosen_texts, fmt, cfg, round_index)
 
 
@@ -90,12 +111,14 @@ def assemble_pairs(model: Any, tokenizer: Any, problems: list[Problem], prompts:
     positive = cfg.algo.positive_source
     skipped: Counter = Counter()
     candidates = []  # (problem, prompt ids, chosen, [(rejected text, finished)])
+    verdicts = iter(are_correct([g.text for gens in rollouts for g in gens],
+                                [p.answer for p, gens in zip(problems, rollouts, strict=True) for _ in gens]))
     correct = total = 0
     for problem, prompt, gens, chosen in zip(problems, prompts, rollouts, chosen_texts, strict=True):
         wrong = []
         for g in gens:
             total += 1
-            if is_correct(g.text, problem.answer):
+            if next(verdicts):
                 correct += 1
             else:
                 wrong.append(g)
@@ -189,10 +212,11 @@ def dpo_args(cfg: ExpoConfig, output_dir: Path, model_dtype: Any = None):
 
 
 def train_exp_dpo(cfg: ExpoConfig, run: Any, model: Any, tokenizer: Any, problems: list[Problem], fmt: str,
-                  console: Any = None, callbacks: list | None = None) -> None:
-    """Offline (one round over all questions) or online (`algo.rounds` rounds over slices), resumable."""
+                  console: Any = None, callbacks: list | None = None, step_lines: bool = True) -> None:
+    """Offline (one round over all questions) or online (`algo.rounds` rounds over slices), resumable.
+    `console` gets round summaries and the pair-building progress; `step_lines=False` leaves the training
+    steps to a live dashboard among `callbacks`."""
     from datasets import Dataset
-    from transformers import set_seed
     from transformers.trainer_callback import PrinterCallback
     from trl import DPOTrainer
 
@@ -212,12 +236,8 @@ def train_exp_dpo(cfg: ExpoConfig, run: Any, model: Any, tokenizer: Any, problem
         if pairs_file.is_file():  # interrupted mid-round: these pairs came from this round's starting policy
             pairs, stats = _load_pairs(pairs_file), None
         else:
-            set_seed(cfg.train.seed + r)  # a round's pairs depend only on its starting policy and the seed
-            mine = distributed.shard([problems[i] for i in slices[r]])  # under DDP each rank samples its share
-            stats = merge_pair_sets(distributed.gather([build_pairs(model, tokenizer, mine, fmt, cfg, r)]))
+            stats = _round_pairs(cfg, run, model, tokenizer, [problems[i] for i in slices[r]], fmt, r, rounds, console)
             pairs = stats.pairs
-            if distributed.is_main():
-                _save_pairs(pairs_file, pairs)
         record = {"round": r + 1, "pairs": len(pairs)}
         if stats is not None:
             record.update({"skipped": dict(stats.skipped), "rollout_accuracy": stats.rollout_accuracy})
@@ -238,11 +258,14 @@ def train_exp_dpo(cfg: ExpoConfig, run: Any, model: Any, tokenizer: Any, problem
         out = run.checkpoints_path / f"round{r}"
         nan_guard = StopOnNonFiniteLoss()
         trainer = DPOTrainer(model=model, args=dpo_args(cfg, out, model_dtype(model)), train_dataset=data, processing_class=tokenizer,
-                             callbacks=[MetricsLogger(run, console), nan_guard, *(callbacks or [])])
+                             callbacks=[MetricsLogger(run, console if step_lines else None), nan_guard, *(callbacks or [])])
         trainer.remove_callback(PrinterCallback)
         try:
             trainer.train(resume_from_checkpoint=last_complete_checkpoint(out))
         except KeyboardInterrupt:
+            for callback in callbacks or []:
+                if hasattr(callback, "stop"):  # a live dashboard gives the terminal back first
+                    callback.stop()
             save_interrupted(trainer, run.adapter_path, console)
             raise
         nan_guard.check(last_complete_checkpoint(out))
@@ -257,6 +280,60 @@ def train_exp_dpo(cfg: ExpoConfig, run: Any, model: Any, tokenizer: Any, problem
         model.save_pretrained(str(run.adapter_path))
 
 
+def _round_pairs(cfg: ExpoConfig, run: Any, model: Any, tokenizer: Any, problems: list[Problem], fmt: str, r: int,
+                 rounds: int, console: Any) -> PairSet:
+    """Round r's pairs, built with progress. Single process: each finished chunk is appended to
+    `pairs_round{r}.partial.jsonl`, so a Ctrl-C or a crash loses at most one chunk and `--resume` builds
+    only the questions not done yet (sampled with a seed that also counts the questions already done).
+    Under DDP each rank builds its round-robin share and rank 0 gathers; an interrupted round restarts."""
+    from rich.console import Console
+    from transformers import set_seed
+
+    from .progress import PhaseProgress
+
+    partial_path = run.path / f"pairs_round{r}.partial.jsonl"
+    single = distributed.world_size() == 1
+    earlier = _load_partial(partial_path) if single and partial_path.is_file() else []
+    done_ids = {pid for part in earlier for pid in part["problem_ids"]}
+    todo = [p for p in problems if p.id not in done_ids]
+    set_seed(cfg.train.seed + r + 1000 * len(done_ids))  # a round's pairs depend on its policy and the seed
+    mine = distributed.shard(todo)
+    tries = f" + {cfg.explain.num_tries} explanation tries" if cfg.algo.positive_source == "self_explanation" else ""
+    work = (f"round {r + 1}/{rounds}: {len(mine)} questions x ({cfg.algo.num_generations} rollouts{tries}); "
+            f"bound it with task.max_samples (DPO trains algo.dpo_epochs over the pairs; train.max_steps is GRPO's)")
+    if done_ids:
+        work += f"; {len(done_ids)} questions of this round were done before the interruption"
+
+    def save_chunk(chunk: list[Problem], part: PairSet) -> None:
+        if single:
+            append_jsonl(partial_path, {"problem_ids": [p.id for p in chunk], "pairs": [asdict(x) for x in part.pairs],
+                                        "skipped": dict(part.skipped), "rollouts": part.rollouts,
+                                        "correct_rollouts": part.correct_rollouts})
+        bar.advance(len(chunk))
+
+    with PhaseProgress(console if distributed.is_main() and console is not None else Console(quiet=True),
+                       f"pairs round {r + 1}", len(mine), work) as bar:
+        try:
+            built = build_pairs(model, tokenizer, mine, fmt, cfg, r, on_chunk=save_chunk)
+        except KeyboardInterrupt:
+            if console is not None and single:
+                console.print(f"[yellow]interrupted while building pairs: {len(done_ids) + bar.done}/{len(problems)} "
+                              f"questions of round {r + 1} are saved in {partial_path.name}; continue with "
+                              f"--resume[/yellow]")
+            raise
+    resumed = [PairSet([Pair(**x) for x in part["pairs"]], Counter(part["skipped"]), part["rollouts"],
+                       part["correct_rollouts"]) for part in earlier]
+    stats = merge_pair_sets(resumed + distributed.gather([built]))
+    if distributed.is_main():
+        _save_pairs(_pairs_path(run.path, r), stats.pairs)
+        partial_path.unlink(missing_ok=True)
+    return stats
+
+
+def _load_partial(path: Path) -> list[dict]:
+    return list(read_jsonl(path))
+
+
 def _finish_round(model: Any, run: Any, r: int, rounds: int, record: dict) -> None:
     """Round r's adapter, its metrics line, then (last, atomically) the state that marks it complete."""
     if distributed.is_main():
@@ -267,7 +344,7 @@ def _finish_round(model: Any, run: Any, r: int, rounds: int, record: dict) -> No
 
 
 def merge_pair_sets(parts: list[PairSet]) -> PairSet:
-    """The ranks' PairSets of one round as one (a single part is returned as is)."""
+    """Several PairSets (chunks, ranks) as one (a single part is returned as is)."""
     if len(parts) == 1:
         return parts[0]
     skipped: Counter = Counter()

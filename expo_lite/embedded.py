@@ -75,6 +75,26 @@ def ensure_embedded_model() -> Path:
 
 
 def _convert(source: Path, target: Path) -> None:
+    import functools
+
+    import transformers.modeling_gguf_pytorch_utils as gguf_utils
+    from rich.console import Console
+
+    from .progress import PhaseProgress
+    from .quiet import verbose_requested
+
+    work = f"converting the embedded {MODEL_DIRNAME} from GGUF once (~25 s on 2 cores) into {target}"
+    bar = gguf_utils.tqdm
+    if not verbose_requested():  # transformers' per-tensor bar (a wall of \r in a log); ours counts the steps
+        gguf_utils.tqdm = functools.partial(bar, disable=True)
+    try:
+        with PhaseProgress(Console(stderr=True), "embedded model", 3, work, every_s=0.0) as steps:
+            _convert_steps(source, target, steps)
+    finally:
+        gguf_utils.tqdm = bar
+
+
+def _convert_steps(source: Path, target: Path, steps) -> None:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
@@ -83,6 +103,7 @@ def _convert(source: Path, target: Path) -> None:
         gguf_model = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name, dtype=torch.float32)
     except ImportError as exc:
         raise EmbeddedModelError(f"Reading {source.name} needs the 'gguf' package: pip install gguf ({exc})") from exc
+    steps.advance()  # 1/3: GGUF read and dequantized
 
     config = AutoConfig.for_model(**{k: v for k, v in gguf_model.config.to_dict().items() if k != "quantization_config"})
     tokenizer.eos_token = EOS_TOKEN
@@ -98,6 +119,7 @@ def _convert(source: Path, target: Path) -> None:
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.bos_token_id = tokenizer.bos_token_id
+    steps.advance()  # 2/3: rebuilt as a plain model
 
     # Write next to the target, then rename: a killed conversion never leaves a half-written model.
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -109,6 +131,7 @@ def _convert(source: Path, target: Path) -> None:
         if target.exists():
             shutil.rmtree(target)
         os.replace(staging, target)
+        steps.advance()  # 3/3: saved
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

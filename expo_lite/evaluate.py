@@ -11,10 +11,10 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .answers import is_correct
+from .answers import are_correct
 from .config import ExpoConfig
 from .prompts import standard_prompt
-from .sampling import generate
+from .sampling import MAX_ROWS, Row, decode
 from .tasks import Problem
 
 
@@ -62,20 +62,23 @@ def aggregate(results: list[QuestionResult], k: int) -> dict[str, Any]:
 
 
 def evaluate(model: Any, tokenizer: Any, problems: list[Problem], fmt: str, cfg: ExpoConfig,
-             progress: Any = None) -> list[QuestionResult]:
-    """n samples at eval.temperature plus one greedy answer per question, checked against the gold answer."""
+             progress: Any = None, results: list[QuestionResult] | None = None) -> list[QuestionResult]:
+    """n samples at eval.temperature plus one greedy answer per question, checked against the gold answer.
+    Results are appended to `results` (if given) batch by batch, so an interrupted caller keeps them."""
     e = cfg.eval
-    results = []
-    batch = 8
-    for start in range(0, len(problems), batch):
-        chunk = problems[start : start + batch]
-        prompts = [standard_prompt(tokenizer, p.question, fmt, cfg.prompt) for p in chunk]
-        sampled = generate(model, tokenizer, prompts, max_new_tokens=e.max_new_tokens, temperature=e.temperature,
-                           num_return_sequences=e.n, batch_size=batch)
-        greedy = generate(model, tokenizer, prompts, max_new_tokens=e.max_new_tokens, batch_size=batch)
-        for p, samples, (g,) in zip(chunk, sampled, greedy, strict=True):
-            results.append(QuestionResult(p.id, p.level, p.type, e.n, sum(is_correct(s.text, p.answer) for s in samples),
-                                          is_correct(g.text, p.answer)))
+    results = [] if results is None else results
+    per_call = max(1, MAX_ROWS // (e.n + 1))  # questions whose n samples + greedy answer share one decode
+    for start in range(0, len(problems), per_call):
+        chunk = problems[start : start + per_call]
+        rows = []
+        for p in chunk:
+            ids = tuple(tokenizer(standard_prompt(tokenizer, p.question, fmt, cfg.prompt), add_special_tokens=False)["input_ids"])
+            rows += [Row(ids, e.temperature, e.max_new_tokens)] * e.n + [Row(ids, 0.0, e.max_new_tokens)]
+        samples = decode(model, tokenizer, rows)
+        verdicts = are_correct([g.text for g in samples], [p.answer for p in chunk for _ in range(e.n + 1)])
+        for k, p in enumerate(chunk):
+            mine = verdicts[k * (e.n + 1) : (k + 1) * (e.n + 1)]
+            results.append(QuestionResult(p.id, p.level, p.type, e.n, sum(mine[: e.n]), mine[e.n]))
         if progress is not None:
             progress(len(chunk))
     return results
@@ -86,18 +89,17 @@ def run_eval(target: str, overrides: list[str] | None = None, split: str | None 
     """Evaluate a config (its base model) or a run directory (its trained adapter); writes eval.json."""
     from pathlib import Path
 
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
     from rich.table import Table
     from transformers import set_seed
 
     from .config import load_config
     from .io import atomic_write_json
     from .model import load_adapter_weights, load_model, reset_unsloth_flags
-    from .rundir import CONFIG_FILE, RunDir, create_run_dir
+    from .progress import PhaseProgress, make_console
+    from .rundir import CONFIG_FILE, RunDir, RunLock, create_run_dir
     from .tasks import answer_format, load_task
 
-    console = console or Console()
+    console = console or make_console()
     reset_unsloth_flags()
     path = Path(target)
     if path.is_dir():
@@ -118,15 +120,28 @@ def run_eval(target: str, overrides: list[str] | None = None, split: str | None 
         load_adapter_weights(model, run.adapter_path)
         adapter = str(run.adapter_path)
     set_seed(cfg.train.seed)  # the same config and adapter give the same samples, so runs compare fairly
-    with Progress(TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=console, disable=not console.is_terminal) as bar:
-        job = bar.add_task("eval", total=len(problems))
-        results = evaluate(model, tokenizer, problems, answer_format(cfg.task), cfg, lambda n: bar.advance(job, n))
-    report = aggregate(results, cfg.eval.k)
-    report.update({"model": cfg.model.name, "adapter": adapter, "task": cfg.task.name, "split": split or cfg.task.eval_split,
-                   "n": cfg.eval.n, "temperature": cfg.eval.temperature, "algo": cfg.algo.name,
-                   "questions": [asdict(r) for r in results]})
-    atomic_write_json(run.path / "eval.json", report)
+    fmt = answer_format(cfg.task)
+    results: list[QuestionResult] = []
+    work = f"{len(problems)} questions x ({cfg.eval.n} samples at T={cfg.eval.temperature} + 1 greedy), up to {cfg.eval.max_new_tokens} tokens"
+
+    def describe(rows: list[QuestionResult]) -> dict[str, Any]:
+        report = aggregate(rows, cfg.eval.k) if rows else {}
+        report.update({"model": cfg.model.name, "adapter": adapter, "task": cfg.task.name,
+                       "split": split or cfg.task.eval_split, "n": cfg.eval.n, "temperature": cfg.eval.temperature,
+                       "algo": cfg.algo.name, "questions": [asdict(r) for r in rows]})
+        return report
+
+    with RunLock(run.path), PhaseProgress(console, "eval", len(problems), work) as bar:
+        try:
+            evaluate(model, tokenizer, problems, fmt, cfg, bar.advance, results)
+        except KeyboardInterrupt:
+            atomic_write_json(run.path / "eval.partial.json", {**describe(results), "partial": True,
+                                                                "questions_planned": len(problems)})
+            console.print(f"[yellow]interrupted after {len(results)}/{len(problems)} questions; their results are in "
+                          f"{run.path / 'eval.partial.json'} (eval.json is written only for a whole split)[/yellow]")
+            raise
+        report = describe(results)
+        atomic_write_json(run.path / "eval.json", report)
     table = Table(title=f"pass@{cfg.eval.k} (n={cfg.eval.n}, T={cfg.eval.temperature}) and greedy accuracy")
     for col in ("group", "questions", f"pass@{cfg.eval.k}", "greedy"):
         table.add_column(col, justify="right")

@@ -26,7 +26,7 @@ from .answers import answers_match, final_answer_span, sentence_start
 from .config import ExplainConfig, PromptConfig
 from .logprobs import score_completions
 from .prompts import final_line, hint_prompt, standard_prompt
-from .sampling import Generation, generate
+from .sampling import Generation, Row, decode
 from .tasks import Problem
 
 REASONS = ("truncated", "no_answer", "wrong_answer", "leak", "too_short")  # in the order they are checked
@@ -83,25 +83,29 @@ def completion_ids_for(tokenizer: Any, text: str) -> list[int]:
     return tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
 
 
+def explanation_rows(tokenizer: Any, problems: list[Problem], fmt: str, cfg: ExplainConfig,
+                     prompts: PromptConfig) -> list[Row]:
+    """The rows that sample self-explanations: `num_tries` per question of P_x(q, a*), question by question."""
+    rows = []
+    for p in problems:
+        ids = tuple(tokenizer(hint_prompt(tokenizer, p.question, p.answer, fmt, prompts), add_special_tokens=False)["input_ids"])
+        rows += [Row(ids, cfg.temperature, cfg.max_new_tokens, cfg.top_k)] * cfg.num_tries
+    return rows
+
+
+def group_tries(samples: list[Generation], num_tries: int) -> list[list[Generation]]:
+    return [samples[i : i + num_tries] for i in range(0, len(samples), num_tries)]
+
+
 def explain(model: Any, tokenizer: Any, problems: list[Problem], fmt: str, cfg: ExplainConfig,
-            prompts: PromptConfig, batch_size: int = 8, progress: Any = None) -> list[Explanation]:
-    """Self-explanations for `problems` from the current policy (see module docstring)."""
-    out: list[Explanation] = []
-    for start in range(0, len(problems), batch_size):
-        chunk = problems[start : start + batch_size]
-        out.extend(_explain_batch(model, tokenizer, chunk, fmt, cfg, prompts))
-        if progress is not None:
-            progress(len(chunk))
-    return out
-
-
-def _explain_batch(model, tokenizer, problems, fmt, cfg, prompts) -> list[Explanation]:
-    hinted = [hint_prompt(tokenizer, p.question, p.answer, fmt, prompts) for p in problems]
-    samples = generate(
-        model, tokenizer, hinted, max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
-        top_p=cfg.top_p, num_return_sequences=cfg.num_tries, batch_size=len(hinted),
-    )
-    return judge(model, tokenizer, problems, samples, fmt, cfg, prompts)
+            prompts: PromptConfig, progress: Any = None) -> list[Explanation]:
+    """Self-explanations for `problems` from the current policy (see module docstring): every try of every
+    question in one batched decode (up to sampling.MAX_ROWS rows at a time), then the checks."""
+    samples = decode(model, tokenizer, explanation_rows(tokenizer, problems, fmt, cfg, prompts), top_p=cfg.top_p)
+    records = judge(model, tokenizer, problems, group_tries(samples, cfg.num_tries), fmt, cfg, prompts)
+    if progress is not None:
+        progress(len(problems))
+    return records
 
 
 def judge(model: Any, tokenizer: Any, problems: list[Problem], samples: list[list[Generation]], fmt: str,

@@ -20,7 +20,8 @@ cut into micro-batches (and DDP's gradient averaging over ranks is undone by the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,9 +34,18 @@ from trl import GRPOConfig, GRPOTrainer
 
 from . import distributed
 from .config import ExplainConfig, PromptConfig
-from .explain import Explanation, completion_ids_for, explain, normalised_target
+from .explain import (
+    Explanation,
+    completion_ids_for,
+    explain,
+    explanation_rows,
+    group_tries,
+    judge,
+    normalised_target,
+)
 from .logprobs import unwrap
 from .prompts import standard_prompt
+from .sampling import Generation, joint_compatible, joint_generate
 from .schedules import beta_at
 from .sft import collate, nll_sum
 from .tasks import Problem
@@ -136,6 +146,7 @@ class ExPGRPOTrainer(GRPOTrainer):
         self._sft_chunks: list[list[tuple[list[int], list[int]]]] = []
         self._sft_tokens_global = 0
         self._last_group_solved: list[bool] = []
+        self._previous_batch_unsolved = True  # explain_on unsolved: the first batch rides along
         self.explained_questions = 0  # total questions sent to the explanation engine (for tests and logs)
 
     @property
@@ -163,10 +174,60 @@ class ExPGRPOTrainer(GRPOTrainer):
 
     def _generate_and_score_completions(self, inputs):
         self._last_group_solved = []  # filled by _calculate_rewards for this batch
-        output = super()._generate_and_score_completions(inputs)
-        if self.expo_active and self.model.training:
-            self._build_positives(inputs)
+        self._ridden: list[tuple[list[int], bool]] | None = None
+        if not (self.expo_active and self.model.training):
+            return super()._generate_and_score_completions(inputs)
+        problems = [self._problem(row) for _, row in self._local_groups(inputs)]
+        if self._explain_with_rollouts():
+            with self._riding_along(problems) as ridden:
+                output = super()._generate_and_score_completions(inputs)
+            self._ridden = ridden
+        else:
+            output = super()._generate_and_score_completions(inputs)
+        self._build_positives(inputs)
         return output
+
+    def _explain_with_rollouts(self) -> bool:
+        """Whether this batch's explanation tries ride in TRL's rollout call (one decode for both; see
+        `explain.sampling` in ExplainConfig and sampling.joint_generate), or get their own call."""
+        mode = self.explain_config.sampling
+        if self.args.positive_source != "self_explanation" or mode == "separate":
+            return False
+        if getattr(self, "use_vllm", False) or getattr(self.args, "use_transformers_paged", False) or getattr(
+                self.args, "use_transformers_continuous_batching", False):
+            return False  # TRL does not decode through model.generate then
+        if not joint_compatible(self.generation_config, self.explain_config.top_p):
+            return False
+        if mode == "with_rollouts" or self.args.explain_on == "all":
+            return True
+        # explain_on unsolved: which groups are unsolved is known only after the rollouts are scored. Riding
+        # along costs ~1/G more decode every step; a call of its own costs nothing when all groups are solved
+        # and a whole decode (a full pass of latency-bound steps) when some are not. Measured
+        # (benchmarks/step_time.py): ride along while the previous generation batch had an unsolved group.
+        return self._previous_batch_unsolved
+
+    @contextmanager
+    def _riding_along(self, problems: list[Problem]) -> Iterator[list[tuple[list[int], bool]]]:
+        """For the duration of TRL's generation, the model's `generate` also decodes the explanation tries
+        of `problems` (the object TRL's unwrap_model_for_generation yields: the model inside any DDP wrapper)."""
+        tok = self.processing_class
+        rows = explanation_rows(tok, problems, self.args.answer_format, self.explain_config, self.prompt_config)
+        target = self.accelerator.unwrap_model(self.model_wrapped)
+        had_own = "generate" in vars(target)
+        original = target.generate
+        ridden: list[tuple[list[int], bool]] = []
+        eos = tok.eos_token_id
+        target.generate = joint_generate(original, rows, tok.pad_token_id, list(eos) if isinstance(eos, list) else [eos],
+                                         ridden)
+        try:
+            yield ridden
+        finally:
+            if had_own:
+                target.generate = original
+            else:
+                del target.generate
+        if len(ridden) != len(rows):
+            raise RuntimeError("TRL did not generate through model.generate; set explain.sampling: separate")
 
     def _local_groups(self, inputs: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
         """(global group index, first row) of each group whose first row is on this rank, so that under
@@ -179,6 +240,11 @@ class ExPGRPOTrainer(GRPOTrainer):
                 groups.append((global_row // self.num_generations, row))
         return groups
 
+    @staticmethod
+    def _problem(row: dict[str, Any]) -> Problem:
+        return Problem(str(row.get("problem_id", "")), row["question"], str(row["answer"]), row.get("solution") or None,
+                       row.get("level"))
+
     def _build_positives(self, inputs: list[dict[str, Any]]) -> None:
         args, tok = self.args, self.processing_class
         groups = self._local_groups(inputs)
@@ -189,19 +255,21 @@ class ExPGRPOTrainer(GRPOTrainer):
                 "_calculate_rewards(). This TRL/Unsloth version is not supported; see pyproject.toml for tested ones."
             )
         unsolved = sum(not s for s in solved)
-        chosen = [row for g, row in groups if args.explain_on == "all" or not solved[g]]
-        problems = [
-            Problem(str(row.get("problem_id", i)), row["question"], str(row["answer"]), row.get("solution") or None,
-                    row.get("level"))
-            for i, row in enumerate(chosen)
-        ]
+        self._previous_batch_unsolved = unsolved > 0
+        keep = [args.explain_on == "all" or not solved[g] for g, _ in groups]
+        problems = [self._problem(row) for (_, row), k in zip(groups, keep, strict=True) if k]
         examples: list[tuple[list[int], list[int]]] = []
         records: list[Explanation] = []
         if args.positive_source == "self_explanation" and problems:
             self.explained_questions += len(problems)
             model = self.accelerator.unwrap_model(self.model)
             with self.accelerator.autocast():  # Unsloth strips accelerate's autocast wrapper off the forward
-                records = explain(model, tok, problems, args.answer_format, self.explain_config, self.prompt_config)
+                if self._ridden is not None:  # sampled in TRL's rollout call; solved groups' tries are dropped
+                    tries = self._ridden_tries(groups, keep)
+                    records = judge(model, tok, problems, tries, args.answer_format, self.explain_config,
+                                    self.prompt_config)
+                else:
+                    records = explain(model, tok, problems, args.answer_format, self.explain_config, self.prompt_config)
             examples = [(r.prompt_ids, r.completion_ids) for r in records if r.valid]
         elif args.positive_source == "expert_cot":
             for p in problems:
@@ -230,6 +298,15 @@ class ExPGRPOTrainer(GRPOTrainer):
             metrics["expo/explained"].append(float(tried))
             if tried:
                 metrics["expo/explain_valid_rate"].append(self._gather_sum(sum(r.valid for r in records)) / tried)
+
+    def _ridden_tries(self, groups: list[tuple[int, dict[str, Any]]], keep: list[bool]) -> list[list[Generation]]:
+        """The explanation tries decoded in TRL's call, as Generations, for the groups that are kept."""
+        tok, n = self.processing_class, self.explain_config.num_tries
+        rows = explanation_rows(tok, [self._problem(row) for _, row in groups], self.args.answer_format,
+                                self.explain_config, self.prompt_config)
+        samples = [Generation(list(r.prompt_ids), ids, tok.decode(ids, skip_special_tokens=True), cut)
+                   for r, (ids, cut) in zip(rows, self._ridden or [], strict=True)]
+        return [t for t, k in zip(group_tries(samples, n), keep, strict=True) if k]
 
     def _gather_records(self, records: list[Explanation]) -> list[Explanation]:
         for r in records:

@@ -257,9 +257,12 @@ def load_model(cfg: ExpoConfig | ModelConfig, lora: LoraSection | None = None):
         mcfg, lora = cfg.model, cfg.lora
     else:
         mcfg, lora = cfg, lora or LoraSection()
+    from .quiet import quiet_progress_bars
+
     backend = choose_backend(mcfg.backend)
     if backend.name == "unsloth":
         import unsloth  # noqa: F401  (first: it patches transformers, peft and TRL as it is imported)
+    quiet_progress_bars()
     path = resolve_model_path(mcfg.name)
     _check_loadable(path)
     loader = _load_unsloth if backend.name == "unsloth" else _load_hf

@@ -87,12 +87,17 @@ def grpo_args(cfg: ExpoConfig, run: RunDir, model_dtype: Any = None):
 
 def run_training(cfg: ExpoConfig, resume: bool = False, console: Any = None) -> RunDir:
     """Run directory, model and task, then the configured algorithm. Returns the run directory."""
+    from contextlib import ExitStack
+    from pathlib import Path
+
     from rich.console import Console
 
     from .model import load_model, reset_unsloth_flags
+    from .progress import make_console
+    from .rundir import RunLock, check_writable, is_write_failure, write_failure
     from .tasks import load_task
 
-    console = console or Console()
+    console = console or make_console()
     reset_unsloth_flags()  # a flag left over from a failed run in the same notebook kernel
     # Every input is checked before anything is written: bad data, a missing run to resume or a model
     # that cannot load must leave the output folder exactly as it was.
@@ -100,24 +105,39 @@ def run_training(cfg: ExpoConfig, resume: bool = False, console: Any = None) -> 
     if cfg.algo.name != "exp_dpo":
         check_grpo_batch(cfg, len(task.problems))
     resumed = create_run_dir(cfg, resume=True) if resume else None  # only checks that the run exists
-    if not distributed.is_main():
+    main = distributed.is_main()
+    if main:
+        check_writable(Path(cfg.train.output_dir))
+    if not main:
         console = Console(quiet=True)  # under torchrun one process speaks
-    start = time.perf_counter()
-    with distributed.main_first(), answer_oom(cfg, "while loading the model"):
-        model, tokenizer = load_model(cfg)  # imports unsloth (if used) before TRL; rank 0 fills the cache first
-    run = resumed or RunDir(distributed.shared_path(lambda: create_run_dir(cfg).path))
-    cfg.train.run_name = run.path.name  # rank 0 may have picked a free suffix (demo-2)
-    console.print(
-        f"[bold]expo-lite[/bold] {cfg.algo.name} (positive source: {cfg.algo.positive_source}) | {run.path}\n"
-        f"model {cfg.model.name} on {model.expo_backend} (4-bit {cfg.model.use_4bit()}, LoRA r={cfg.lora.r}), "
-        f"loaded in {time.perf_counter() - start:.1f}s | {task.summary()}"
-    )
-    dashboard = _dashboard(cfg, model, console)
-    with answer_oom(cfg, "while training"):
-        if cfg.algo.name == "exp_dpo":
-            _run_dpo(cfg, run, model, tokenizer, task, console, dashboard)
-        else:
-            _run_grpo(cfg, run, model, tokenizer, task, console, dashboard, resume)
+    with ExitStack() as owned:
+        if resumed is not None and main:  # before the slow model load: a second owner is refused at once
+            owned.enter_context(RunLock(resumed.path))
+        start = time.perf_counter()
+        with distributed.main_first(), answer_oom(cfg, "while loading the model"):
+            model, tokenizer = load_model(cfg)  # imports unsloth (if used) before TRL; rank 0 fills the cache first
+        run = resumed or RunDir(distributed.shared_path(lambda: create_run_dir(cfg).path))
+        if resumed is None and main:
+            owned.enter_context(RunLock(run.path))
+        cfg.train.run_name = run.path.name  # rank 0 may have picked a free suffix (demo-2)
+        console.print(
+            f"[bold]expo-lite[/bold] {cfg.algo.name} (positive source: {cfg.algo.positive_source}) | {run.path}\n"
+            f"model {cfg.model.name} on {model.expo_backend} (4-bit {cfg.model.use_4bit()}, LoRA r={cfg.lora.r}), "
+            f"loaded in {time.perf_counter() - start:.1f}s | {task.summary()}"
+        )
+        dashboard = _dashboard(cfg, model, console)
+        try:
+            with answer_oom(cfg, "while training"):
+                if cfg.algo.name == "exp_dpo":
+                    _run_dpo(cfg, run, model, tokenizer, task, console, dashboard)
+                else:
+                    _run_grpo(cfg, run, model, tokenizer, task, console, dashboard, resume)
+        except (OSError, RuntimeError) as exc:
+            if not is_write_failure(exc):
+                raise
+            if dashboard is not None:
+                dashboard.stop()
+            raise write_failure(exc, run.checkpoints_path) from exc
     return run
 
 
@@ -140,8 +160,8 @@ def _run_dpo(cfg, run, model, tokenizer, task, console, dashboard) -> None:
     from .dpo import train_exp_dpo
     from .tasks import answer_format
 
-    train_exp_dpo(cfg, run, model, tokenizer, task.problems, answer_format(cfg.task),
-                  None if dashboard else console, callbacks=[dashboard] if dashboard else None)
+    train_exp_dpo(cfg, run, model, tokenizer, task.problems, answer_format(cfg.task), console,
+                  callbacks=[dashboard] if dashboard else None, step_lines=dashboard is None)
     console.print(f"done ({cfg.algo.mode}).\n  adapter  {run.adapter_path}\n  pairs    {run.path}/pairs_round*.jsonl\n"
                   f"  metrics  {run.metrics_path}\n  config   {run.config_path}")
 
@@ -183,8 +203,8 @@ def _run_grpo(cfg, run, model, tokenizer, task, console, dashboard, resume: bool
     try:
         trainer.train(resume_from_checkpoint=last_complete_checkpoint(run.checkpoints_path) if resume else None)
     except KeyboardInterrupt:
-        if dashboard is not None and dashboard.live is not None:
-            dashboard.live.stop()
+        if dashboard is not None:
+            dashboard.stop()
         save_interrupted(trainer, run.adapter_path, console)
         raise
     except RuntimeError as exc:

@@ -408,5 +408,6 @@ def test_gpu_smoke_dry_run():
                   "gradient = GRPO part + SFT part", "learns in 4 steps", "online ExP-DPO, 2 rounds"):
         assert status[check] == "pass", (check, status)
     assert status["class hierarchy"] == "skip" and status["peak memory vs planner"] == "skip"
-    assert set(report["phases"]) == {"rollouts", "explanations", "loss forward", "step (all)"}
+    assert set(report["phases"]) == {"rollouts + explanation tries", "checking + scoring tries", "loss forward",
+                                     "step (all)"}
     assert "| gradient = GRPO part + SFT part | pass | cosine 1.0" in out.stdout

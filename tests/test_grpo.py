@@ -94,7 +94,9 @@ def test_all_wrong_batch_grpo_learns_nothing_expo_learns_the_explanation(embedde
             max_completion_length=4, learning_rate=5e-4, positive_source=source, sft_beta=0.04, **COMMON)
         trainer = ExPGRPOTrainer(
             model=model, reward_funcs=[correctness_reward], args=args, train_dataset=data, processing_class=tok,
-            explain_config=ExplainConfig(num_tries=4, max_new_tokens=96, temperature=0.7),
+            # greedy explanations: the embedded model explains these level-1 questions validly at temperature 0
+            # (measured), so the test does not depend on sampling luck
+            explain_config=ExplainConfig(num_tries=1, max_new_tokens=96, temperature=0.0),
             on_explanations=captured.extend)
         before = lora_state(model)
         torch.manual_seed(1)
