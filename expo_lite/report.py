@@ -43,6 +43,15 @@ def _pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.1f}"
 
 
+def _cell(summary: dict[str, Any] | None, metric: str) -> str:
+    """`41.7 [19.3, 68.0]`: the value and its 95% interval (eval.json files older than the intervals show
+    the value alone)."""
+    if not summary or summary.get(metric) is None:
+        return "–"
+    ci = summary.get(f"{metric}_ci95")
+    return _pct(summary[metric]) + (f" [{_pct(ci[0])}, {_pct(ci[1])}]" if ci else "")
+
+
 def level_table(runs: list[dict[str, Any]], metric: str | None = None) -> str:
     """One row per run, one column per level; `metric` is pass@k (default) or greedy_accuracy."""
     evaluated = [r for r in runs if r["eval"]]
@@ -52,11 +61,11 @@ def level_table(runs: list[dict[str, Any]], metric: str | None = None) -> str:
     title = "greedy accuracy" if metric == "greedy_accuracy" else metric
     levels = _levels(evaluated)
     head = f"| method (run) | {' | '.join(f'L{lv}' for lv in levels)} | all |"
-    lines = [f"{title} (%) per level", "", head, "|" + "---|" * (len(levels) + 2)]
+    lines = [f"{title} (%) per level, [95% interval]", "", head, "|" + "---|" * (len(levels) + 2)]
     for r in evaluated:
         by = r["eval"]["by_level"]
-        cells = [_pct(by.get(lv, {}).get(metric)) for lv in levels]
-        lines.append(f"| {r['method']} ({r['name']}) | {' | '.join(cells)} | {_pct(r['eval']['overall'][metric])} |")
+        cells = [_cell(by.get(lv), metric) for lv in levels]
+        lines.append(f"| {r['method']} ({r['name']}) | {' | '.join(cells)} | {_cell(r['eval']['overall'], metric)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -66,12 +75,13 @@ def dataset_table(runs: list[dict[str, Any]]) -> str:
         return ""
     k = evaluated[0]["eval"]["k"]
     datasets = sorted({r["dataset"] for r in evaluated})
-    methods: dict[str, dict[str, float]] = {}
+    methods: dict[str, dict[str, dict[str, Any]]] = {}
     for r in evaluated:
-        methods.setdefault(r["method"], {})[r["dataset"]] = r["eval"]["overall"][f"pass@{k}"]
-    lines = [f"pass@{k} (%) per dataset", "", f"| method | {' | '.join(datasets)} |", "|" + "---|" * (len(datasets) + 1)]
+        methods.setdefault(r["method"], {})[r["dataset"]] = r["eval"]["overall"]
+    lines = [f"pass@{k} (%) per dataset, [95% interval]", "", f"| method | {' | '.join(datasets)} |",
+             "|" + "---|" * (len(datasets) + 1)]
     for method, by in methods.items():
-        lines.append(f"| {method} | {' | '.join(_pct(by.get(d)) for d in datasets)} |")
+        lines.append(f"| {method} | {' | '.join(_cell(by.get(d), f'pass@{k}') for d in datasets)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -119,10 +129,15 @@ def plot_levels(runs: list[dict[str, Any]], out: Path) -> Path | None:
     width = 0.8 / len(evaluated)
     fig, ax = plt.subplots(figsize=(8, 3.5))
     for i, r in enumerate(evaluated):
-        values = [100 * r["eval"]["by_level"].get(lv, {}).get(f"pass@{k}", 0.0) for lv in levels]
-        ax.bar([j + i * width for j in range(len(levels))], values, width, label=f"{r['method']} ({r['name']})")
+        groups = [r["eval"]["by_level"].get(lv, {}) for lv in levels]
+        values = [100 * g.get(f"pass@{k}", 0.0) for g in groups]
+        cis = [g.get(f"pass@{k}_ci95") or [g.get(f"pass@{k}", 0.0)] * 2 for g in groups]  # older eval.json: no bar
+        yerr = [[v - 100 * lo for v, (lo, _) in zip(values, cis, strict=True)],
+                [100 * hi - v for v, (_, hi) in zip(values, cis, strict=True)]]
+        ax.bar([j + i * width for j in range(len(levels))], values, width, yerr=yerr, capsize=2,
+               label=f"{r['method']} ({r['name']})")
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(levels))], [f"level {lv}" for lv in levels])
-    ax.set(ylabel=f"pass@{k} (%)", ylim=(0, 100), title=f"pass@{k} by level")
+    ax.set(ylabel=f"pass@{k} (%)", ylim=(0, 100), title=f"pass@{k} by level (bars: 95% intervals)")
     ax.legend(fontsize=7)
     fig.tight_layout()
     path = out / "accuracy_by_level.png"

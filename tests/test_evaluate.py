@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from expo_lite.cli import app
 from expo_lite.evaluate import QuestionResult, aggregate, pass_at_k
+from expo_lite.stats import wilson_interval
 
 
 def brute_force(n: int, c: int, k: int) -> float:
@@ -52,11 +53,20 @@ def test_aggregate_by_level_and_type():
     assert out["overall"]["questions"] == 4
     assert out["overall"]["pass@4"] == pytest.approx((1 + 0 + 1 + 1) / 4)
     assert out["overall"]["greedy_accuracy"] == 0.5 and out["overall"]["sample_accuracy"] == pytest.approx(7 / 16)
-    assert out["by_level"]["1"] == {"questions": 2, "pass@4": 0.5, "greedy_accuracy": 0.5, "sample_accuracy": 0.5}
+    level1 = out["by_level"]["1"]
+    assert {key: level1[key] for key in ("questions", "pass@4", "greedy_accuracy", "sample_accuracy")} == {
+        "questions": 2, "pass@4": 0.5, "greedy_accuracy": 0.5, "sample_accuracy": 0.5}
+    # pass@4 with n = 4 and greedy accuracy are 0/1 per question: Wilson intervals (1 of 2: 9.5% to 90.5%)
+    assert level1["pass@4_ci95"] == pytest.approx(list(wilson_interval(1, 2)))
+    assert level1["pass@4_ci95"] == pytest.approx([0.0945, 0.9055], abs=1e-4)
+    assert out["overall"]["greedy_accuracy_ci95"] == pytest.approx(list(wilson_interval(2, 4)))
     assert out["by_level"]["5"]["pass@4"] == 1.0 and set(out["by_level"]) == {"1", "5"}
     assert set(out["by_type"]) == {"Algebra", "Geometry"}
     k1 = aggregate(rows, k=1)
     assert k1["by_level"]["5"]["pass@1"] == pytest.approx(0.25)
+    # pass@1 values 1, 0, 0.25, 0.5 are fractional: a bootstrap interval around their mean, inside [0, 1]
+    low, high = k1["overall"]["pass@1_ci95"]
+    assert 0.0 <= low < k1["overall"]["pass@1"] < high <= 1.0
 
 
 def test_eval_command_on_a_config_and_on_a_run_dir(tiny_llama, tmp_path):

@@ -343,13 +343,18 @@ def test_leaked_hidden_states_flag_is_cleared_by_sampling_and_after_an_oom(tiny_
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("source", "ours"), [("self_explanation", "explain"), ("expert_cot", "nll_sum")])
+@pytest.mark.parametrize(("source", "ours", "sampling"), [
+    ("self_explanation", "judge", "with_rollouts"),  # tries decoded in TRL's call; our scoring of them
+    ("self_explanation", "explain", "separate"),  # tries decoded and scored by our own call
+    ("expert_cot", "nll_sum", "auto"),  # the SFT term
+])
 def test_our_forwards_run_under_the_accelerators_autocast_even_when_the_wrapper_is_stripped(
-        tiny_llama, tmp_path, monkeypatch, source, ours):
+        tiny_llama, tmp_path, monkeypatch, source, ours, sampling):
     """Unsloth strips accelerate's autocast wrapper off model.forward. With the wrapper removed the same way
-    (unwrap_model(keep_fp32_wrapper=False)), our own forwards - explanation sampling and scoring, the SFT
-    term - must still run under autocast (CPU bf16 autocast here stands in for CUDA's). TRL's own rollout
-    forwards are not ours to wrap and are not checked."""
+    (unwrap_model(keep_fp32_wrapper=False)), our own forwards - explanation sampling (in a call of its own)
+    and scoring, the SFT term - must still run under autocast (CPU bf16 autocast here stands in for CUDA's).
+    TRL's own rollout forwards, and explanation tries decoded inside TRL's rollout call, are TRL's and are
+    not checked."""
     import expo_lite.grpo as grpo_module
     from expo_lite.answers import correctness_reward
     from expo_lite.config import ExplainConfig
@@ -372,11 +377,15 @@ def test_our_forwards_run_under_the_accelerators_autocast_even_when_the_wrapper_
             inside["ours"] = False
 
     monkeypatch.setattr(grpo_module, ours, marked)
+    if ours == "judge":  # a random tiny model never writes a valid try; let them through so they are scored
+        import expo_lite.explain as explain_module
+        monkeypatch.setattr(explain_module, "check_explanation", lambda text, *a, **k: (explain_module.VALID, text))
     args = ExPGRPOConfig(output_dir=str(tmp_path), max_steps=1, per_device_train_batch_size=4, num_generations=2,
                          max_completion_length=4, use_cpu=True, bf16=True, report_to="none", save_strategy="no",
                          positive_source=source, gradient_checkpointing=False)
     trainer = ExPGRPOTrainer(model=model, reward_funcs=[correctness_reward], args=args, train_dataset=data,
-                             processing_class=tok, explain_config=ExplainConfig(num_tries=1, max_new_tokens=4))
+                             processing_class=tok, explain_config=ExplainConfig(num_tries=1, max_new_tokens=4,
+                                                                               sampling=sampling))
     trainer.model = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)  # as Unsloth does
     trainer.model_wrapped = trainer.model
     seen: list[tuple[bool, bool]] = []

@@ -11,15 +11,21 @@ from expo_lite.config import load_config
 from expo_lite.rundir import create_run_dir
 
 
-def fake_run(tmp_path, name, algo, by_level, adapter=True, metrics=None):
+def fake_run(tmp_path, name, algo, by_level, adapter=True, metrics=None, intervals=True):
+    """An eval.json as `expo-lite eval` writes it (`intervals=False`: as written before intervals existed)."""
     cfg = load_config(None, [f"train.output_dir={tmp_path}", f"train.run_name={name}", f"algo.name={algo}"])
     run = create_run_dir(cfg)
     overall = sum(by_level.values()) / len(by_level)
+
+    def group(v, questions):
+        out = {"pass@4": v, "greedy_accuracy": v / 2, "questions": questions, "sample_accuracy": 0.0}
+        if intervals:
+            out |= {"pass@4_ci95": [max(0.0, v - 0.1), min(1.0, v + 0.1)], "greedy_accuracy_ci95": [0.0, v]}
+        return out
+
     (run.path / "eval.json").write_text(json.dumps({
-        "k": 4, "adapter": "x" if adapter else None,
-        "overall": {"pass@4": overall, "questions": 10, "greedy_accuracy": overall / 2, "sample_accuracy": 0.0},
-        "by_level": {lv: {"pass@4": v, "greedy_accuracy": v / 2, "questions": 2} for lv, v in by_level.items()},
-        "by_type": {},
+        "k": 4, "adapter": "x" if adapter else None, "overall": group(overall, 10),
+        "by_level": {lv: group(v, 2) for lv, v in by_level.items()}, "by_type": {},
     }))
     for m in metrics or []:
         run.log_metrics(m)
@@ -27,7 +33,7 @@ def fake_run(tmp_path, name, algo, by_level, adapter=True, metrics=None):
 
 
 def test_report_tables_and_plots(tmp_path):
-    base = fake_run(tmp_path, "base", "grpo", {"1": 0.97, "5": 0.04}, adapter=False)
+    base = fake_run(tmp_path, "base", "grpo", {"1": 0.97, "5": 0.04}, adapter=False, intervals=False)
     grpo = fake_run(tmp_path, "grpo", "grpo", {"1": 0.91, "5": 0.02},
                     metrics=[{"step": 1, "reward": 0.1, "frac_reward_zero_std": 0.9}, {"step": 2, "reward": 0.2}])
     expo = fake_run(tmp_path, "expo", "exp_grpo", {"1": 0.96, "5": 0.23},
@@ -38,10 +44,11 @@ def test_report_tables_and_plots(tmp_path):
     text = (out / "report.md").read_text()
     assert "| method (run) | L1 | L5 | all |" in text
     assert "| base (base) | 97.0 | 4.0 | 50.5 |" in text
-    assert "| GRPO (grpo) | 91.0 | 2.0 | 46.5 |" in text
-    assert "| ExP-GRPO (expo) | 96.0 | 23.0 | 59.5 |" in text
-    assert "greedy accuracy (%) per level" in text and "| ExP-GRPO (expo) | 48.0 | 11.5 | 29.8 |" in text
-    assert "| method | arithmetic |" in text and "| ExP-GRPO | 59.5 |" in text
+    assert "| GRPO (grpo) | 91.0 [81.0, 100.0] | 2.0 [0.0, 12.0] | 46.5 [36.5, 56.5] |" in text
+    assert "| ExP-GRPO (expo) | 96.0 [86.0, 100.0] | 23.0 [13.0, 33.0] | 59.5 [49.5, 69.5] |" in text
+    assert "greedy accuracy (%) per level, [95% interval]" in text
+    assert "| ExP-GRPO (expo) | 48.0 [0.0, 96.0] | 11.5 [0.0, 23.0] | 29.8 [0.0, 59.5] |" in text
+    assert "| method | arithmetic |" in text and "| ExP-GRPO | 59.5 [49.5, 69.5] |" in text
     for png in ("learning_curves.png", "accuracy_by_level.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"]({png})" in text
 

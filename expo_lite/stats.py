@@ -1,0 +1,129 @@
+"""Statistics for comparing methods on a small set of questions, where a point estimate alone misleads.
+
+Every accuracy gets a 95% Wilson score interval (it stays inside [0, 1] and is sane at 0 or n successes,
+unlike the normal approximation). Two methods evaluated on the *same* questions are compared paired:
+
+- the mean per-question difference with a percentile bootstrap interval that resamples questions (so it
+  works for greedy 0/1 outcomes and for fractional pass@k values alike);
+- for 0/1 outcomes, the exact McNemar test: only the discordant questions (solved by one method, not by
+  the other) carry information, and under "no difference" each is equally likely to go either way, so
+  the p-value is a two-sided binomial test on them.
+
+`minimum_detectable_difference` says before a run how large a paired difference the sizes used can
+detect (80% power at alpha 0.05, by simulating the exact McNemar test), so a null result can be read as
+"smaller than X" rather than "no effect". The heavy lifting is scipy's (binomtest, bootstrap).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval of a proportion; (0, 1) when there is nothing to estimate from (n = 0)."""
+    from scipy.stats import binomtest
+
+    if not 0 <= successes <= n:
+        raise ValueError(f"a proportion needs 0 <= successes <= n, got {successes}/{n}")
+    if n == 0:
+        return 0.0, 1.0
+    ci = binomtest(successes, n).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+def mcnemar_exact(a: Sequence[bool], b: Sequence[bool]) -> float:
+    """Two-sided exact McNemar p-value for paired 0/1 outcomes (1.0 when no question is discordant)."""
+    from scipy.stats import binomtest
+
+    _check_paired(a, b)
+    only_a = sum(1 for x, y in zip(a, b, strict=True) if x and not y)
+    only_b = sum(1 for x, y in zip(a, b, strict=True) if y and not x)
+    if only_a + only_b == 0:
+        return 1.0
+    return float(binomtest(only_a, only_a + only_b, 0.5).pvalue)
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """mean(a - b) over paired questions, its bootstrap interval, and (0/1 outcomes only) McNemar's p."""
+
+    difference: float
+    low: float
+    high: float
+    questions: int
+    only_a: int | None = None  # discordant counts, for 0/1 outcomes
+    only_b: int | None = None
+    p_value: float | None = None
+
+
+def paired_difference(a: Sequence[float], b: Sequence[float], *, resamples: int = 10_000,
+                      confidence: float = 0.95, seed: int = 0) -> PairedDifference:
+    """Paired comparison of two methods' per-question scores (greedy 0/1 or pass@k in [0, 1])."""
+    from scipy.stats import bootstrap
+
+    _check_paired(a, b)
+    diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    if np.all(diff == diff[0]):  # no spread: every resample gives the same mean (scipy would warn and give nan)
+        low = high = float(diff[0])
+    else:
+        res = bootstrap((diff,), np.mean, n_resamples=resamples, confidence_level=confidence, method="percentile",
+                        rng=np.random.default_rng(seed))
+        low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    binary = all(x in (0, 1) for x in (*a, *b))
+    extra = {}
+    if binary:
+        extra = {"only_a": int(sum(1 for x, y in zip(a, b, strict=True) if x and not y)),
+                 "only_b": int(sum(1 for x, y in zip(a, b, strict=True) if y and not x)),
+                 "p_value": mcnemar_exact([bool(x) for x in a], [bool(y) for y in b])}
+    return PairedDifference(float(diff.mean()), low, high, len(diff), **extra)
+
+
+def minimum_detectable_difference(questions: int, *, background: float = 0.0, alpha: float = 0.05,
+                                  power: float = 0.8, simulations: int = 2000, seed: int = 0) -> float | None:
+    """The smallest paired gain d (fraction of questions) that the exact McNemar test detects with
+    probability >= `power` at level `alpha`, when method A solves a fraction `background` + d of the questions
+    B fails and B solves a fraction `background` of those A fails (background = run-to-run noise flips).
+    Searched on a grid of 1/questions steps; None when even d = 1 - 2*background is not detectable."""
+    from scipy.stats import binomtest
+
+    rng = np.random.default_rng(seed)
+    # the exact test's verdict depends only on the discordant counts: precompute rejection per (only_a, total)
+    reject = {}
+    for total in range(questions + 1):
+        for only_a in range(total + 1):
+            reject[only_a, total] = total > 0 and binomtest(only_a, total, 0.5).pvalue <= alpha
+    for step in range(1, questions + 1):
+        d = step / questions
+        p_a, p_b = background + d, background
+        if p_a + p_b > 1:
+            return None
+        counts = rng.multinomial(questions, [p_a, p_b, 1 - p_a - p_b], size=simulations)
+        hits = sum(reject[int(x), int(x + y)] and x > y for x, y, _ in counts)
+        if hits / simulations >= power:
+            return d
+    return None
+
+
+def _check_paired(a: Sequence[float], b: Sequence[float]) -> None:
+    if len(a) != len(b) or not len(a):
+        raise ValueError(f"a paired comparison needs the same questions on both sides, got {len(a)} and {len(b)} scores")
+
+
+def mean_interval(values: Sequence[float], confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """The interval of a mean accuracy over questions: Wilson when every value is 0 or 1 (a proportion),
+    else a percentile bootstrap over questions (fractional pass@k values)."""
+    from scipy.stats import bootstrap
+
+    if not len(values):
+        return 0.0, 1.0
+    if all(v in (0, 1) for v in values):
+        return wilson_interval(int(sum(values)), len(values), confidence)
+    arr = np.asarray(values, dtype=float)
+    if np.all(arr == arr[0]):
+        return float(arr[0]), float(arr[0])
+    res = bootstrap((arr,), np.mean, n_resamples=10_000, confidence_level=confidence, method="percentile",
+                    rng=np.random.default_rng(seed))
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
