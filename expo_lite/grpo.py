@@ -202,8 +202,8 @@ class ExPGRPOTrainer(GRPOTrainer):
             return True
         # explain_on unsolved: which groups are unsolved is known only after the rollouts are scored. Riding
         # along costs ~1/G more decode every step; a call of its own costs nothing when all groups are solved
-        # and a whole decode (a full pass of latency-bound steps) when some are not. Measured
-        # (benchmarks/step_time.py): ride along while the previous generation batch had an unsolved group.
+        # and a whole decode (a full pass of latency-bound steps) when some are not. Default, reasoned but not yet
+        # measured (benchmarks/step_time.py has both variants): ride along while the previous batch had one.
         return self._previous_batch_unsolved
 
     @contextmanager
