@@ -62,16 +62,9 @@ class PairedDifference:
 def paired_difference(a: Sequence[float], b: Sequence[float], *, resamples: int = 10_000,
                       confidence: float = 0.95, seed: int = 0) -> PairedDifference:
     """Paired comparison of two methods' per-question scores (greedy 0/1 or pass@k in [0, 1])."""
-    from scipy.stats import bootstrap
-
     _check_paired(a, b)
     diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
-    if np.all(diff == diff[0]):  # no spread: every resample gives the same mean (scipy would warn and give nan)
-        low = high = float(diff[0])
-    else:
-        res = bootstrap((diff,), np.mean, n_resamples=resamples, confidence_level=confidence, method="percentile",
-                        rng=np.random.default_rng(seed))
-        low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    low, high = _bootstrap_mean(diff, resamples, confidence, seed)
     binary = all(x in (0, 1) for x in (*a, *b))
     extra = {}
     if binary:
@@ -115,15 +108,20 @@ def _check_paired(a: Sequence[float], b: Sequence[float]) -> None:
 def mean_interval(values: Sequence[float], confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
     """The interval of a mean accuracy over questions: Wilson when every value is 0 or 1 (a proportion),
     else a percentile bootstrap over questions (fractional pass@k values)."""
-    from scipy.stats import bootstrap
-
     if not len(values):
         return 0.0, 1.0
     if all(v in (0, 1) for v in values):
         return wilson_interval(int(sum(values)), len(values), confidence)
-    arr = np.asarray(values, dtype=float)
-    if np.all(arr == arr[0]):
-        return float(arr[0]), float(arr[0])
-    res = bootstrap((arr,), np.mean, n_resamples=10_000, confidence_level=confidence, method="percentile",
+    return _bootstrap_mean(np.asarray(values, dtype=float), 10_000, confidence, seed)
+
+
+def _bootstrap_mean(values: np.ndarray, resamples: int, confidence: float, seed: int) -> tuple[float, float]:
+    """Percentile bootstrap interval of a mean over questions; without spread every resample gives the same
+    mean (scipy would warn and return nan), so the interval is that value."""
+    from scipy.stats import bootstrap
+
+    if np.all(values == values[0]):
+        return float(values[0]), float(values[0])
+    res = bootstrap((values,), np.mean, n_resamples=resamples, confidence_level=confidence, method="percentile",
                     rng=np.random.default_rng(seed))
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
