@@ -16,7 +16,7 @@ Variants (G rollouts for each of 2 questions per step, 1 explanation try per que
   ExP unsolved, none solved, separate       ... a second call for the unsolved groups
 The floor of ExP-GRPO's overhead is one extra row per G rollouts in the same decode: ~1 + 1/G.
 
-    .venv/bin/python benchmarks/step_time.py                       # G=4 and G=8, ~40 min on 2 cores
+    .venv/bin/python benchmarks/step_time.py                       # G=4 and G=8, ~50 min on 2 cores
     .venv/bin/python benchmarks/step_time.py --quick --json        # G=4 only, short; last line JSON
 """
 
@@ -34,6 +34,7 @@ import expo_lite.sampling as sampling
 from expo_lite.config import ExplainConfig, load_config
 from expo_lite.grpo import ExPGRPOConfig, ExPGRPOTrainer
 from expo_lite.model import load_model
+from expo_lite.precision import mixed_precision, model_dtype
 from expo_lite.tasks import load_task
 from expo_lite.train import build_prompt_dataset
 
@@ -82,6 +83,9 @@ def train_once(model, tok, data, G: int, variant: str, steps: int, length: int) 
             gradient_checkpointing=True, gradient_checkpointing_kwargs={"use_reentrant": False},
             positive_source=source, explain_on=explain_on, sft_beta=0.04,
             generation_kwargs={"min_new_tokens": length},  # TRL's own rows: exact length too
+            # as `expo-lite train` does: TRL's bf16=True default would autocast a CPU run to bf16, whose
+            # matmuls run at ~1 GFLOP/s on this CPU (a 190 s step instead of ~15 s)
+            **mixed_precision(model_dtype(model), torch.cuda.is_available()),
         )
         trainer = ExPGRPOTrainer(model=model, reward_funcs=[reward], args=args, train_dataset=data, processing_class=tok,
                                  explain_config=ExplainConfig(num_tries=1, max_new_tokens=length, temperature=0.7,
@@ -96,7 +100,7 @@ def main() -> None:
     parser.add_argument("--groups", type=int, nargs="+", default=[4, 8])
     parser.add_argument("--length", type=int, default=48, help="tokens per rollout and per explanation try")
     parser.add_argument("--steps", type=int, default=3, help="steps per training (the first is dropped)")
-    parser.add_argument("--repeats", type=int, default=3, help="trainings per variant, round-robin")
+    parser.add_argument("--repeats", type=int, default=2, help="trainings per variant, round-robin")
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS))
     parser.add_argument("--quick", action="store_true", help="G=4 only, 2 repeats, the variants of the JSON line")
     parser.add_argument("--json", action="store_true")

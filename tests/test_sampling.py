@@ -137,7 +137,7 @@ def test_explanation_tries_ride_in_trls_rollout_call(tiny_llama, tmp_path, expla
         captured = []
         try:
             args = ExPGRPOConfig(output_dir=str(tmp_path / mode), max_steps=1, per_device_train_batch_size=8,
-                                 num_generations=2, max_completion_length=6, use_cpu=True, report_to="none",
+                                 num_generations=2, max_completion_length=6, use_cpu=True, bf16=False, report_to="none",
                                  save_strategy="no", explain_on=explain_on, gradient_checkpointing=False,
                                  shuffle_dataset=False)
             trainer = ExPGRPOTrainer(model=model, reward_funcs=[half_solved], args=args, train_dataset=data,
