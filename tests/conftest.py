@@ -13,10 +13,20 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# One torch thread per test process, and (inherited through the environment) per child process and
+# notebook kernel the tests start. CI machines are shared: with another process on one of the two cores,
+# a 2-thread torch waits for the thread that shares its core at every parallel region, and the
+# embedded-model tests ran up to 10x slower than on a quiet machine; with 1 thread they slow down by about
+# the share of the core they lose. Measured side by side in benchmarks/busy_machine.py.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import torch  # noqa: E402
+
 from expo_lite.testing import build_tiny_model  # noqa: E402
+
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))  # in case a plugin imported torch before us
 
 REPO = Path(__file__).resolve().parents[1]
 
