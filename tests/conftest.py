@@ -15,9 +15,10 @@ os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # One torch thread per test process, and (inherited through the environment) per child process and
 # notebook kernel the tests start. CI machines are shared: with another process on one of the two cores,
-# a 2-thread torch waits for the thread that shares its core at every parallel region, and the
-# embedded-model tests ran up to 10x slower than on a quiet machine; with 1 thread they slow down by about
-# the share of the core they lose. Measured side by side in benchmarks/busy_machine.py.
+# a 2-thread torch waits for the thread that shares its core at every parallel region (in a heavily loaded
+# run the embedded-model tests took up to 10x their quiet time). benchmarks/busy_machine.py, side by side:
+# beside one busy process 2 threads took 2.3x as long as 1 thread; quiet, 1 thread costs 1.34x on that work
+# and nothing measurable on the suite (20 min either way).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 sys.path.insert(0, str(Path(__file__).parent))
