@@ -77,11 +77,12 @@ def main() -> None:
         print(f"| {'one burner beside' if busy else 'quiet'} | {threads} | {medians[(busy, threads)]:.1f} | "
               f"{min(ts):.1f}-{max(ts):.1f} |")
     if default_threads > 1:
-        quiet = medians[(False, 1)] / medians[(False, default_threads)]
-        busy = medians[(True, 1)] / medians[(True, default_threads)]
-        print(f"\n1 thread / {default_threads} threads: quiet {quiet:.2f}x, busy {busy:.2f}x (below 1 = 1 thread faster)")
+        ratio_quiet = medians[(False, 1)] / medians[(False, default_threads)]
+        ratio_busy = medians[(True, 1)] / medians[(True, default_threads)]
+        print(f"\n1 thread / {default_threads} threads: quiet {ratio_quiet:.2f}x, busy {ratio_busy:.2f}x "
+              "(below 1 = 1 thread faster)")
         if args.json:
-            print(json.dumps({"one_over_default_quiet": quiet, "one_over_default_busy": busy,
+            print(json.dumps({"one_over_default_quiet": ratio_quiet, "one_over_default_busy": ratio_busy,
                               "default_threads": default_threads}))
 
 
