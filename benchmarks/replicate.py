@@ -29,6 +29,13 @@ The design is fixed before the main run, by rules written here, from a pilot tha
     .venv/bin/python benchmarks/replicate.py --seeds 0 1         # two training seeds (about twice the arms' time)
     .venv/bin/python benchmarks/replicate.py --config configs/qwen2.5-3b.yaml --scale 4 --task math  # a GPU user
 
+Default sizes fit the 90-minute budget of a quiet 2-core CPU on the embedded model, fixed before the main
+run from decode timings, not from any arm's result: one decode of 60 rows x 64 new tokens takes ~52 s
+here (and ~88 s at 128 tokens; 120- or 360-row decodes were slower per row, not faster), every arm's
+evaluation costs one decode per 12 questions, and in a 128-token probe 11 of the base model's 12 correct
+answers (levels 1-4) ended within 64 tokens. So every generation gets 64 new tokens, and the held-out set
+has 14 questions per level, which with <= 32 unsolved questions keeps an arm's evaluation to 5 decodes.
+
 `--config` supplies the model, LoRA and precision (any expo-lite YAML); the design's own settings
 override its task, algorithm and training sizes. `--scale` multiplies the pilot, training and held-out
 question counts and the steps.
@@ -117,16 +124,20 @@ def write_question_file(problems: list[Any], path: Path) -> Path:
 
 
 def evaluate_model(model: Any, tokenizer: Any, sets: dict[str, list[Any]], cfg: Any, seed: int) -> dict[str, list[dict]]:
-    """Per-question results on each question set, every set sampled from the same seed."""
+    """Per-question results on each question set, all sampled in one pass from `seed`."""
     from transformers import set_seed
 
     from expo_lite.evaluate import evaluate
     from expo_lite.tasks import answer_format
 
-    out = {}
+    # One call over all sets: evaluate() decodes MAX_ROWS // (n + 1) questions at a time, so separate calls
+    # would leave a part-filled decode per set (each decode costs about the same, full or not).
+    everything = [p for problems in sets.values() for p in problems]
+    set_seed(seed)
+    results = [asdict(r) for r in evaluate(model, tokenizer, everything, answer_format(cfg.task), cfg)]
+    out, start = {}, 0
     for name, problems in sets.items():
-        set_seed(seed)
-        out[name] = [asdict(r) for r in evaluate(model, tokenizer, problems, answer_format(cfg.task), cfg)]
+        out[name], start = results[start : start + len(problems)], start + len(problems)
     return out
 
 
@@ -192,14 +203,14 @@ def main() -> None:
     parser.add_argument("--task", default="arithmetic", choices=["arithmetic", "math", "gsm8k"])
     parser.add_argument("--scale", type=int, default=1, help="multiply question counts and steps")
     parser.add_argument("--pilot-per-level", type=int, default=16, help="pilot = training questions per level")
-    parser.add_argument("--eval-per-level", type=int, default=20, help="held-out test questions per chosen level")
+    parser.add_argument("--eval-per-level", type=int, default=14, help="held-out test questions per chosen level")
     parser.add_argument("--max-base-pass", type=float, default=0.5, help="design rule: base pass@k at most this")
     parser.add_argument("--min-valid", type=float, default=0.1, help="design rule: explanation valid rate at least this")
     parser.add_argument("--max-levels", type=int, default=2)
     parser.add_argument("--generations", type=int, default=4, help="rollouts per question (G)")
     parser.add_argument("--questions-per-step", type=int, default=4)
     parser.add_argument("--epochs", type=int, default=1, help="passes over the training questions (GRPO arms, SDFT)")
-    parser.add_argument("--max-new-tokens", type=int, default=128)
+    parser.add_argument("--max-new-tokens", type=int, default=64, help="every generation: pilot, rollouts, explanations, eval")
     parser.add_argument("--k", type=int, default=4, help="pass@k with n = k samples (the paper: pass@4)")
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--task-seed", type=int, default=0)

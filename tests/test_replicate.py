@@ -87,3 +87,20 @@ def test_sdft_arm_trains_through_trls_own_trainer_and_leaves_a_loadable_adapter(
     load_adapter_weights(fresh, tmp_path / "adapter")
     after = dict(fresh.named_parameters())
     assert any(not torch.equal(before[n], after[n]) for n in before)  # the distillation moved the adapter
+
+
+def test_one_evaluation_pass_gives_each_set_its_own_questions_in_order(tiny_llama):
+    from replicate import evaluate_model
+
+    from expo_lite.config import load_config
+    from expo_lite.model import load_model
+    from expo_lite.tasks import load_task
+
+    cfg = load_config(None, [f"model.name={tiny_llama}", "model.backend=hf", "model.load_in_4bit=false",
+                             "task.levels=[1,2]", "task.num_problems=9", "eval.n=2", "eval.k=2", "eval.max_new_tokens=4"])
+    model, tokenizer = load_model(cfg)
+    problems = load_task(cfg.task).problems
+    sets = {"unsolved": problems[:13], "held_out": problems[13:]}  # 13 + 5: the first decode holds both sets
+    out = evaluate_model(model, tokenizer, sets, cfg, seed=3)
+    assert {name: [r["problem_id"] for r in rows] for name, rows in out.items()} == \
+        {name: [p.id for p in ps] for name, ps in sets.items()}
