@@ -27,7 +27,8 @@ The design is fixed before the main run, by rules written here, from a pilot tha
 
     .venv/bin/python benchmarks/replicate.py                     # default design, report in benchmarks/replicate/
     .venv/bin/python benchmarks/replicate.py --seeds 0 1         # two training seeds (about twice the arms' time)
-    .venv/bin/python benchmarks/replicate.py --config configs/qwen2.5-3b.yaml --scale 4 --task math  # a GPU user
+    .venv/bin/python benchmarks/replicate.py --config configs/qwen2.5-3b.yaml --scale 4 --task math \
+        --max-new-tokens 1024  # a GPU user: MATH solutions need far more than the CPU default's 64 tokens
 
 Default sizes fit the 90-minute budget of a quiet 2-core CPU on the embedded model, fixed before the main
 run from decode timings, not from any arm's result: one decode of 60 rows x 64 new tokens takes ~52 s
