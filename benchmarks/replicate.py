@@ -34,8 +34,9 @@ Default sizes fit the 90-minute budget of a quiet 2-core CPU on the embedded mod
 run from decode timings, not from any arm's result: one decode of 60 rows x 64 new tokens takes ~52 s
 here (and ~88 s at 128 tokens; 120- or 360-row decodes were slower per row, not faster), every arm's
 evaluation costs one decode per 12 questions, and in a 128-token probe on 12 level-1 questions 11 of the
-base model's 12 correct answers ended within 64 tokens. So every generation gets 64 new tokens, and the held-out set
-has 14 questions per level, which with <= 32 unsolved questions keeps an arm's evaluation to 5 decodes.
+base model's 12 correct answers ended within 64 tokens. So every generation gets 64 new tokens, and the
+held-out set has 14 questions per level, which with <= 32 unsolved questions keeps an arm's evaluation to
+5 decodes.
 
 `--config` supplies the model, LoRA and precision (any expo-lite YAML); the design's own settings
 override its task, algorithm and training sizes. `--scale` multiplies the pilot, training and held-out
