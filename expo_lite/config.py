@@ -140,8 +140,17 @@ class AlgoConfig(_Section):
     )
     explain_on: Literal["all", "unsolved"] = "all"
     num_generations: int = Field(4, gt=1)
+    # The GRPO objective, stated in full: TRL 1.15/1.16's defaults, passed explicitly because Unsloth's generated
+    # GRPOConfig has other ones (see unsloth_trainers.py), so a recipe trains the same loss on both stacks.
+    loss_type: Literal["dapo", "grpo", "dr_grpo", "bnpo"] = Field(
+        "dapo", description="TRL's GRPO loss aggregation (GRPOConfig.loss_type); dapo is TRL's default.")
     kl_beta: float = Field(0.0, ge=0.0, description="TRL's KL coefficient (GRPOConfig.beta).")
-    epsilon: float = Field(0.2, gt=0.0)
+    epsilon: float = Field(0.2, gt=0.0, description="Lower clipping range (GRPOConfig.epsilon).")
+    epsilon_high: float | None = Field(None, gt=0.0, description="Upper clipping range; null = epsilon (symmetric).")
+    scale_rewards: Literal["group", "batch", "none"] = Field(
+        "group", description="Advantage scaling by the reward std of the group / batch, or none (Dr. GRPO).")
+    mask_truncated_completions: bool = Field(
+        False, description="Leave rollouts cut at max_completion_length out of the loss (DAPO).")
     mode: Literal["offline", "online"] = "offline"
     rounds: int = Field(2, gt=0)
     dpo_beta: float = Field(0.1, gt=0.0)

@@ -35,6 +35,14 @@ from .model import load_adapter_weights
 from .prompts import standard_prompt, user_text
 from .sampling import Generation, Row, decode
 from .tasks import Problem
+from .unsloth_trainers import (
+    ensure_mode_methods,
+    is_unsloth_class,
+    keep_float32,
+    kept_padding_side,
+    note_precision_change,
+    trl_defaults_for,
+)
 
 PAIR_CHUNK_QUESTIONS = 8  # questions sampled together; progress and the partial-pairs file advance per chunk
 SKIP_NO_CHOSEN = "no valid chosen"
@@ -194,21 +202,45 @@ def _load_pairs(path: Path) -> list[Pair]:
     return [Pair(**row) for row in read_jsonl(path)]
 
 
-def dpo_args(cfg: ExpoConfig, output_dir: Path, model_dtype: Any = None):
+def dpo_args(cfg: ExpoConfig, output_dir: Path, model_dtype: Any = None, max_length: int | None = None):
+    """TRL's DPOConfig for a round. `max_length`: the longest pair in tokens (`pair_lengths`), so that TRL never
+    truncates a pair; by default the longest a pair can be by the config's lengths."""
     from trl import DPOConfig
 
     from .trainer_args import common_training_kwargs
 
     t, a = cfg.train, cfg.algo
     losses, weights = (["sigmoid", "sft"], [1.0, a.dpo_sft_weight]) if a.dpo_sft_weight > 0 else (["sigmoid"], None)
-    return DPOConfig(
+    kwargs = dict(
         **common_training_kwargs(cfg, output_dir, model_dtype),
         num_train_epochs=a.dpo_epochs,
         beta=a.dpo_beta,
         loss_type=losses,
         loss_weights=weights,
-        max_length=t.max_prompt_length + max(t.max_completion_length, cfg.explain.max_new_tokens),
+        max_length=max_length or t.max_prompt_length + max(t.max_completion_length, cfg.explain.max_new_tokens),
     )
+    # Unsloth's DPOConfig has defaults of its own (padding_free None, dataset_num_proc 2, ...): TRL's, stated.
+    return DPOConfig(**kwargs, **trl_defaults_for(DPOConfig, set(kwargs)))
+
+
+def pair_lengths(tokenizer: Any, pairs: list[Pair]) -> list[int]:
+    """Each pair's longer side in tokens, P(q) + response, tokenized as TRL's DPOTrainer tokenizes it (the chat
+    template over prompt + response, trl.data_utils._tokenize)."""
+    def length(messages: list[dict[str, str]]) -> int:
+        return len(tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True)["input_ids"])
+
+    return [max(length(p.prompt + [{"role": "assistant", "content": p.chosen}]),
+                length(p.prompt + [{"role": "assistant", "content": p.rejected}])) for p in pairs]
+
+
+def fitting_pairs(tokenizer: Any, pairs: list[Pair], max_seq_length: int) -> tuple[list[Pair], int, int]:
+    """(the pairs that fit `max_seq_length`, how many did not, the longest that fits). TRL cuts the end of a pair
+    longer than its max_length, and Unsloth's DPOTrainer lowers max_length to the model's max_seq_length: a cut
+    chosen response loses its answer line and teaches the model to stop mid-solution. So a pair is trained
+    whole or not at all, and the skips are counted."""
+    lengths = pair_lengths(tokenizer, pairs)
+    keep = [(p, n) for p, n in zip(pairs, lengths, strict=True) if n <= max_seq_length]
+    return [p for p, _ in keep], len(pairs) - len(keep), max((n for _, n in keep), default=0)
 
 
 def train_exp_dpo(cfg: ExpoConfig, run: Any, model: Any, tokenizer: Any, problems: list[Problem], fmt: str,
@@ -253,15 +285,33 @@ def train_exp_dpo(cfg: ExpoConfig, run: Any, model: Any, tokenizer: Any, problem
                 console.print(f"[yellow]round {r + 1}: no pairs, policy unchanged ({advice})[/yellow]")
             _finish_round(model, run, r, rounds, {**record, "skipped_round": True})
             continue
+        trained, too_long, longest = fitting_pairs(tokenizer, pairs, cfg.model.max_seq_length)
+        if too_long:
+            record["too_long"] = too_long
+            if console:
+                console.print(f"[yellow]round {r + 1}: {too_long} pair(s) longer than model.max_seq_length="
+                              f"{cfg.model.max_seq_length} tokens left out (never cut)[/yellow]")
+        if not trained:
+            raise ValueError(f"round {r + 1}: none of its {len(pairs)} pairs fits model.max_seq_length="
+                             f"{cfg.model.max_seq_length}; raise it or lower explain.max_new_tokens")
         data = Dataset.from_list([{"prompt": p.prompt, "chosen": [{"role": "assistant", "content": p.chosen}],
-                                   "rejected": [{"role": "assistant", "content": p.rejected}]} for p in pairs])
+                                   "rejected": [{"role": "assistant", "content": p.rejected}]} for p in trained])
         out = run.checkpoints_path / f"round{r}"
         nan_guard = StopOnNonFiniteLoss()
-        trainer = DPOTrainer(model=model, args=dpo_args(cfg, out, model_dtype(model)), train_dataset=data, processing_class=tokenizer,
-                             callbacks=[MetricsLogger(run, console if step_lines else None), nan_guard, *(callbacks or [])])
+        args = dpo_args(cfg, out, model_dtype(model), max_length=longest)
+        ensure_mode_methods(model, DPOTrainer)  # what Unsloth's DPOTrainer does to a model, made harmless
+        keep_float32(model, args, DPOTrainer)
+        requested = (bool(args.bf16), bool(args.fp16))
+        with kept_padding_side(tokenizer):  # Unsloth's DPOTrainer sets it to 'right'; decoding needs 'left'
+            trainer = DPOTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer,
+                                 callbacks=[MetricsLogger(run, console if step_lines else None), nan_guard,
+                                            *(callbacks or [])])
+        if is_unsloth_class(DPOTrainer):
+            note_precision_change(requested, trainer.args)
         trainer.remove_callback(PrinterCallback)
         try:
-            trainer.train(resume_from_checkpoint=last_complete_checkpoint(out))
+            with kept_padding_side(tokenizer):
+                trainer.train(resume_from_checkpoint=last_complete_checkpoint(out))
         except KeyboardInterrupt:
             for callback in callbacks or []:
                 if hasattr(callback, "stop"):  # a live dashboard gives the terminal back first

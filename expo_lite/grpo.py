@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import torch
@@ -45,10 +45,20 @@ from .explain import (
 )
 from .logprobs import unwrap
 from .prompts import standard_prompt
-from .sampling import Generation, joint_compatible, joint_generate
+from .sampling import Generation, eos_ids, joint_compatible, joint_generate
 from .schedules import beta_at
 from .sft import collate, nll_sum
 from .tasks import Problem
+from .unsloth_trainers import (
+    ensure_mode_methods,
+    init_arguments,
+    is_unsloth_class,
+    keep_float32,
+    kept_padding_side,
+    note_precision_change,
+    trl_class,
+    trl_defaults_for,
+)
 
 # The ExPO knobs of ExPGRPOConfig and their defaults. (`beta` stays TRL's KL coefficient; ours is `sft_beta`.)
 EXPO_FIELDS: dict[str, tuple[Any, str]] = {
@@ -93,7 +103,7 @@ def build_config_class(parent: type) -> type:
         def __init__(self, *args: Any, **kwargs: Any):
             for name, (default, _) in EXPO_FIELDS.items():  # set first: the parent's __post_init__ runs ours
                 object.__setattr__(self, name, kwargs.pop(name, default))
-            super().__init__(*args, **kwargs)
+            super().__init__(*args, **same_run_kwargs(parent, kwargs))
 
         def __post_init__(self):
             super().__post_init__()
@@ -108,26 +118,78 @@ def build_config_class(parent: type) -> type:
     return ExPGRPOConfig
 
 
+def same_run_kwargs(parent: type, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The arguments to hand the parent config so that one `ExPGRPOConfig(...)` is the same run on TRL's
+    GRPOConfig (CI) and on Unsloth's generated one (GPU users), and fits the hardware:
+    - no bf16/fp16 given: what the hardware trains best, as `expo-lite train` chooses (bf16 on a GPU with native
+      bf16, fp16 on older GPUs, neither on CPU). TRL's own default is bf16=True everywhere, which on a CPU
+      emulates bf16 matmuls (a GRPO step ~9x slower here);
+    - `epsilon_high` not given: equal to `epsilon` (TRL's meaning of None); Unsloth would read None next to an
+      explicit loss_type 'dapo' as "use DAPO's 0.28";
+    - whole prompt groups per generation batch, refused as TRL refuses them (Unsloth's config silently sets
+      per_device_train_batch_size to num_generations instead);
+    - on Unsloth's class, TRL's default for every argument whose Unsloth default differs (unsloth_trainers.py)."""
+    from .precision import gpu_has_native_bf16, mixed_precision
+
+    kwargs = dict(kwargs)
+    trl_defaults = {f.name: f.default for f in fields(trl_class(parent) or parent)}
+    if "bf16" not in kwargs and "fp16" not in kwargs:
+        on_gpu = torch.cuda.is_available() and not kwargs.get("use_cpu", False)
+        kwargs.update(mixed_precision(torch.bfloat16 if gpu_has_native_bf16() else torch.float16, on_gpu))
+    if kwargs.get("epsilon_high") is None:
+        kwargs["epsilon_high"] = kwargs.get("epsilon", trl_defaults["epsilon"])
+    kwargs.update(trl_defaults_for(parent, set(kwargs)))
+    if kwargs.get("steps_per_generation") is None and kwargs.get("generation_batch_size") is None:
+        per_device = kwargs.get("per_device_train_batch_size", trl_defaults["per_device_train_batch_size"])
+        accumulation = kwargs.get("gradient_accumulation_steps", trl_defaults["gradient_accumulation_steps"])
+        groups = kwargs.get("num_generations", trl_defaults["num_generations"])
+        world = distributed.world_size()  # what Unsloth's config reads (WORLD_SIZE), before any process group
+        if (per_device * accumulation * world) % groups:
+            raise ValueError(
+                f"per_device_train_batch_size ({per_device}) x gradient_accumulation_steps ({accumulation}) x "
+                f"{world} process(es) = {per_device * accumulation * world} rollouts per generation batch is not a "
+                f"multiple of num_generations ({groups}): each generation batch holds whole groups")
+    return kwargs
+
+
 ExPGRPOConfig = build_config_class(GRPOConfig)
 
 
 def check_trainer_matches_model(trainer_class: type, model: Any, processes: int) -> None:
-    """An Unsloth model needs Unsloth's rebuilt GRPOTrainer underneath ours, and Unsloth needs one process.
-    (On CPU Unsloth patches nothing, so there is nothing to check.)"""
+    """Unsloth's rebuilt GRPOTrainer needs one process; an Unsloth model on a GPU needs that trainer underneath
+    ours. (On CPU, Unsloth's CPU backend patches no TRL trainer, so its models train on TRL's own.)"""
+    unsloth_parent = is_unsloth_class(trainer_class)
+    if unsloth_parent and processes > 1:
+        raise RuntimeError(
+            f"Unsloth's GRPO trainer with {processes} processes: its kernels are single-GPU and its gradient "
+            f"all-reduce deadlocks with the SFT term under DDP. Use model.backend: hf for multi-GPU."
+        )
     unsloth_model = getattr(model, "expo_backend", None) == "unsloth" or hasattr(unwrap(model), "for_inference")
-    unsloth_parent = any(c.__name__.startswith("Unsloth") for c in trainer_class.__mro__)
-    if not torch.cuda.is_available() or not unsloth_model:
-        return
-    if not unsloth_parent:
+    if torch.cuda.is_available() and unsloth_model and not unsloth_parent:
         raise RuntimeError(
             "ExPGRPOTrainer sits on TRL's plain GRPOTrainer but the model is an Unsloth model: "
             "expo_lite.grpo was imported before unsloth. Restart the kernel and call load_model(...) before "
             "`from expo_lite.grpo import ...` (Unsloth must patch TRL first)."
         )
-    if processes > 1:
-        raise RuntimeError(
-            f"Unsloth's GRPO trainer with {processes} processes: its kernels are single-GPU and its gradient "
-            f"all-reduce deadlocks with the SFT term under DDP. Use model.backend: hf for multi-GPU."
+
+
+def check_generation_batch(args: Any, dataset: Any) -> None:
+    """TRL's sampler hands out whole generation batches of `generation_batch_size / num_generations` distinct
+    prompts and drops an incomplete one: with fewer prompts than one batch takes, the trainer would train 0
+    steps and report success. Refused here, with the numbers (expo-lite train checks the same before loading)."""
+    try:
+        prompts = len(dataset)
+    except TypeError:  # an IterableDataset: its length is unknown up front
+        return
+    needed = args.generation_batch_size // args.num_generations
+    if prompts < needed:
+        world = args.generation_batch_size // (args.per_device_train_batch_size * args.steps_per_generation)
+        raise ValueError(
+            f"train_dataset has {prompts} prompt(s) but one generation batch takes {needed}: "
+            f"per_device_train_batch_size ({args.per_device_train_batch_size}) x {world} process(es) x "
+            f"steps_per_generation ({args.steps_per_generation}) = {args.generation_batch_size} rollouts / "
+            f"num_generations ({args.num_generations}). The trainer would run 0 steps; add prompts or lower "
+            f"per_device_train_batch_size / gradient_accumulation_steps."
         )
 
 
@@ -138,8 +200,20 @@ class ExPGRPOTrainer(GRPOTrainer):
     def __init__(self, *args: Any, explain_config: ExplainConfig | None = None,
                  prompt_config: PromptConfig | None = None,
                  on_explanations: Callable[[list[Explanation]], None] | None = None, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        check_trainer_matches_model(type(self), self.model, self.accelerator.num_processes)
+        given = init_arguments(type(self), args, kwargs)
+        model, args_, tokenizer = given.get("model"), given.get("args"), given.get("processing_class")
+        check_trainer_matches_model(type(self), model, distributed.world_size())
+        if args_ is not None and given.get("train_dataset") is not None:
+            check_generation_batch(args_, given["train_dataset"])
+        if isinstance(model, torch.nn.Module):  # what Unsloth's trainer does to a model, made harmless
+            ensure_mode_methods(model, type(self))
+            if args_ is not None:
+                keep_float32(model, args_, type(self))
+        requested = (bool(args_.bf16), bool(args_.fp16)) if args_ is not None else None
+        with kept_padding_side(tokenizer):
+            super().__init__(*args, **kwargs)
+        if requested is not None and is_unsloth_class(type(self)):
+            note_precision_change(requested, self.args)
         self.explain_config = explain_config or ExplainConfig()
         self.prompt_config = prompt_config or PromptConfig()
         self.on_explanations = on_explanations
@@ -148,6 +222,10 @@ class ExPGRPOTrainer(GRPOTrainer):
         self._last_group_solved: list[bool] = []
         self._previous_batch_unsolved = True  # explain_on unsolved: the first batch rides along
         self.explained_questions = 0  # total questions sent to the explanation engine (for tests and logs)
+
+    def train(self, *args: Any, **kwargs: Any) -> Any:
+        with kept_padding_side(self.processing_class):  # Unsloth's models set it to 'right' for training
+            return super().train(*args, **kwargs)
 
     @property
     def expo_active(self) -> bool:
@@ -218,9 +296,7 @@ class ExPGRPOTrainer(GRPOTrainer):
         had_own = "generate" in vars(target)
         original = target.generate
         ridden: list[tuple[list[int], bool]] = []
-        eos = tok.eos_token_id
-        target.generate = joint_generate(original, rows, tok.pad_token_id, list(eos) if isinstance(eos, list) else [eos],
-                                         ridden)
+        target.generate = joint_generate(original, rows, tok.pad_token_id, eos_ids(tok, target), ridden)
         try:
             yield ridden
         finally:

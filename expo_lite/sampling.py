@@ -51,11 +51,15 @@ def chat_prompt(tokenizer: Any, user_text: str, system: str | None = None) -> st
 @contextlib.contextmanager
 def inference_mode(model: Any) -> Iterator[None]:
     """eval() + KV cache on for generation; restores training mode and the cache flag after. Also clears a
-    leaked UNSLOTH_RETURN_HIDDEN_STATES (generation must see logits; no Unsloth loss runs inside this)."""
+    leaked UNSLOTH_RETURN_HIDDEN_STATES (generation must see logits; no Unsloth loss runs inside this), and keeps
+    the padding side of the tokenizer an Unsloth model carries (its for_training() sets it to 'right',
+    for_inference() to 'left': leaving a scoring call would otherwise leave the tokenizer right-padded)."""
     from .model import reset_unsloth_flags
 
     reset_unsloth_flags()
     was_training = model.training
+    tokenizer = getattr(model, "_saved_temp_tokenizer", None)
+    side = getattr(tokenizer, "padding_side", None)
     config = getattr(model, "config", None)
     old_cache = getattr(config, "use_cache", None)
     if hasattr(model, "for_inference"):  # Unsloth (GPU and CPU backends) attaches these
@@ -74,6 +78,8 @@ def inference_mode(model: Any) -> Iterator[None]:
                 model.for_training()
             else:
                 model.train()
+        if side is not None:
+            tokenizer.padding_side = side
 
 
 class RowSampling:
@@ -150,20 +156,16 @@ def decode(model: Any, tokenizer: Any, rows: list[Row], top_p: float = 1.0, max_
     """`decode_rows` for a tokenizer's model, `max_rows` rows per call, as Generation objects in row order."""
     import torch
 
-    eos_ids = _eos_ids(tokenizer)
+    stops = eos_ids(tokenizer, model)
     out: list[Generation] = []
-    saved_side = tokenizer.padding_side  # Unsloth's for_training() flips it to right; the caller's is restored
-    try:
-        with inference_mode(model), torch.no_grad():
-            for start in range(0, len(rows), max_rows):
-                chunk = rows[start : start + max_rows]
-                decoded = decode_rows(model.generate, next(model.parameters()).device, chunk,
-                                      pad_id=tokenizer.pad_token_id, eos_ids=eos_ids, top_p=top_p)
-                for r, (ids, truncated) in zip(chunk, decoded, strict=True):
-                    out.append(Generation(list(r.prompt_ids), ids, tokenizer.decode(ids, skip_special_tokens=True),
-                                          truncated))
-    finally:
-        tokenizer.padding_side = saved_side
+    with inference_mode(model), torch.no_grad():
+        for start in range(0, len(rows), max_rows):
+            chunk = rows[start : start + max_rows]
+            decoded = decode_rows(model.generate, next(model.parameters()).device, chunk,
+                                  pad_id=tokenizer.pad_token_id, eos_ids=stops, top_p=top_p)
+            for r, (ids, truncated) in zip(chunk, decoded, strict=True):
+                out.append(Generation(list(r.prompt_ids), ids, tokenizer.decode(ids, skip_special_tokens=True),
+                                      truncated))
     return out
 
 
@@ -200,7 +202,9 @@ def joint_generate(original: Callable[..., Any], extra_rows: list[Row], pad_id: 
                   for ids, m in zip(input_ids.cpu(), attention_mask.cpu(), strict=True)]
         shared = {k: getattr(cfg, k) for k in ("min_p", "repetition_penalty", "bos_token_id", "cache_implementation",
                                                "disable_compile") if getattr(cfg, k, None) is not None}
-        outs = decode_rows(original, input_ids.device, theirs + extra_rows, pad_id=pad_id, eos_ids=eos_ids,
+        theirs_eos = cfg.eos_token_id if isinstance(cfg.eos_token_id, list | tuple) else [cfg.eos_token_id]
+        stops = eos_ids + [int(i) for i in theirs_eos if i is not None and int(i) not in eos_ids]  # TRL's rows end as TRL's would
+        outs = decode_rows(original, input_ids.device, theirs + extra_rows, pad_id=pad_id, eos_ids=stops,
                            top_p=float(cfg.top_p if cfg.top_p is not None else 1.0), extra=shared)
         results.extend(outs[len(theirs) :])
         longest = max((len(ids) for ids, _ in outs[: len(theirs)]), default=0)
@@ -221,9 +225,17 @@ def joint_compatible(generation_config: Any, top_p: float) -> bool:
             and not (cfg.top_k or 0) and (cfg.num_return_sequences or 1) == 1)
 
 
-def _eos_ids(tokenizer: Any) -> list[int]:
-    eos = tokenizer.eos_token_id
-    return list(eos) if isinstance(eos, list | tuple) else [eos]
+def eos_ids(tokenizer: Any, model: Any = None) -> list[int]:
+    """Every token that ends a turn: the tokenizer's EOS first (the one a row past its limit is given), then the
+    model's generation-config EOS ids. Llama-3.2-Instruct ends turns with <|eot_id|> or <|eom_id|> and its
+    generation config lists three ids; TRL's rollouts stop on all of them, and so must every row we decode."""
+    ids: list[int] = []
+    config = getattr(model, "generation_config", None)
+    for eos in (tokenizer.eos_token_id, getattr(config, "eos_token_id", None)):
+        for i in (eos if isinstance(eos, list | tuple) else [eos]):
+            if i is not None and int(i) not in ids:
+                ids.append(int(i))
+    return ids
 
 
 def _cut_at_eos(ids: list[int], eos: int | list[int] | None) -> tuple[list[int], bool]:

@@ -157,3 +157,16 @@ def test_demo_config_is_the_default_but_for_its_levels():
     assert demo.task.levels == [1, 2]
     demo.task.levels = None
     assert demo == ExpoConfig()
+
+
+def test_the_recipes_state_the_grpo_objective():
+    """Every GRPO recipe writes each objective key out (through its base: chain), so it does not depend on a stack's
+    defaults even if ours change."""
+    from expo_lite.config import _read_yaml
+
+    for path in EXPO_CONFIGS:
+        algo = _read_yaml(path).get("algo", {})  # the YAML as written, base: chain merged, no defaults filled in
+        if algo.get("name") == "exp_dpo":
+            continue
+        for key in ("loss_type", "kl_beta", "epsilon", "epsilon_high", "scale_rewards", "mask_truncated_completions"):
+            assert key in algo, (path.name, key)

@@ -178,3 +178,23 @@ def test_a_round_without_pairs(tiny_llama, tmp_path):
     (end,) = [json.loads(x) for x in run.metrics_path.read_text().splitlines() if '"round_end"' in x]
     assert end["round"] == 1 and end["pairs"] == 0 and end["skipped_round"] is True
     assert (run.path / "round0" / "adapter" / "adapter_config.json").is_file()  # what --resume restarts from
+
+
+
+def test_pairs_too_long_for_max_seq_length_are_left_out_and_counted_never_cut(tiny_llama, tmp_path):
+    """TRL cuts the end of a pair longer than its max_length (the chosen answer line); Unsloth's DPOTrainer lowers
+    max_length to the model's max_seq_length. Each pair is trained whole or left out and counted, and the trainer's
+    max_length is the longest pair trained."""
+    from expo_lite.dpo import Pair, fitting_pairs, pair_lengths
+
+    model, tok = load_model(ExpoConfig.model_validate({"model": {"name": str(tiny_llama), "backend": "hf",
+                                                                 "load_in_4bit": False}}))
+    prompt = [{"role": "user", "content": "What is 2 + 2?"}]
+    short = Pair("a", 0, "q", "4", 1, prompt, "2 + 2 = 4. #### 4", "5", "expert_cot", -1.0, -1.0)
+    long = Pair("b", 0, "q", "4", 1, prompt, "two " * 300 + "#### 4", "5", "expert_cot", -1.0, -1.0)
+    lengths = pair_lengths(tok, [short, long])
+    templated = tok.apply_chat_template(prompt + [{"role": "assistant", "content": short.chosen}], tokenize=False)
+    assert lengths[0] == len(tok(templated, add_special_tokens=False)["input_ids"]) and lengths[1] > 300
+    kept, skipped, longest = fitting_pairs(tok, [short, long], max_seq_length=200)
+    assert kept == [short] and skipped == 1 and longest == lengths[0]
+    assert fitting_pairs(tok, [long], max_seq_length=200) == ([], 1, 0)

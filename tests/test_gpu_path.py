@@ -414,9 +414,98 @@ def test_gpu_smoke_dry_run():
     status = {r["check"]: r["status"] for r in report["results"]}
     assert out.returncode == 0 and report["failed"] == [], out.stdout[-3000:]
     for check in ("float32 run", "rewards per group", "SFT forward sees logits", "state across an explanation call",
+                  "state around the trainer",
                   "gradient = GRPO part + SFT part", "learns in 4 steps", "online ExP-DPO, 2 rounds"):
         assert status[check] == "pass", (check, status)
     assert status["class hierarchy"] == "skip" and status["peak memory vs planner"] == "skip"
     assert set(report["phases"]) == {"rollouts + explanation tries", "checking + scoring tries", "loss forward",
                                      "step (all)"}
     assert "| gradient = GRPO part + SFT part | pass | cosine 1.0" in out.stdout
+
+
+
+# ------------------------------------------------------------------ 8. one config, one run, on either stack
+
+
+def test_a_hand_built_config_trains_in_the_precision_the_hardware_trains_best(tmp_path, monkeypatch):
+    """TRL's GRPOConfig defaults to bf16=True everywhere; on a CPU that emulates bf16 matmuls (a step ~9x slower).
+    Unless the caller says, ExPGRPOConfig picks what `expo-lite train` picks for dtype auto."""
+    from expo_lite.grpo import same_run_kwargs
+
+    args = ExPGRPOConfig(output_dir=str(tmp_path))
+    assert (args.bf16, args.fp16) == (False, False)
+    assert ExPGRPOConfig(output_dir=str(tmp_path), bf16=True, use_cpu=True).bf16 is True  # what the caller says wins
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr("expo_lite.precision.gpu_has_native_bf16", lambda: True)
+    assert {k: same_run_kwargs(GRPOConfig, {})[k] for k in ("bf16", "fp16")} == {"bf16": True, "fp16": False}
+    monkeypatch.setattr("expo_lite.precision.gpu_has_native_bf16", lambda: False)  # a T4
+    assert {k: same_run_kwargs(GRPOConfig, {})[k] for k in ("bf16", "fp16")} == {"bf16": False, "fp16": True}
+    assert {k: same_run_kwargs(GRPOConfig, {"use_cpu": True})[k] for k in ("bf16", "fp16")} == {"bf16": False, "fp16": False}
+
+
+def test_epsilon_high_is_always_stated(tmp_path):
+    assert ExPGRPOConfig(output_dir=str(tmp_path), **CPU_ARGS).epsilon_high == 0.2
+    assert ExPGRPOConfig(output_dir=str(tmp_path), epsilon=0.3, **CPU_ARGS).epsilon_high == 0.3
+    assert ExPGRPOConfig(output_dir=str(tmp_path), epsilon_high=0.28, **CPU_ARGS).epsilon_high == 0.28
+
+
+def test_a_generation_batch_of_partial_groups_is_refused_before_any_stack_resizes_it(tmp_path):
+    with pytest.raises(ValueError, match=r"= 6 rollouts per generation batch is not a multiple of num_generations \(4\)"):
+        ExPGRPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=6, num_generations=4, **CPU_ARGS)
+
+
+@dataclass
+class GeneratedGRPOConfig(GRPOConfig):
+    """The shape of Unsloth's generated config: TRL's module and name (so checkpoints pickle), the flag Unsloth
+    tests for, and an __init__ whose defaults differ from TRL's (these three are Unsloth 2026.10.9's)."""
+
+    def __init__(self, *args, gradient_accumulation_steps=2, optim="adamw_8bit", seed=3407, **kwargs):
+        super().__init__(*args, gradient_accumulation_steps=gradient_accumulation_steps, optim=optim, seed=seed, **kwargs)
+
+
+GeneratedGRPOConfig._unsloth_patched_rl_config = True
+
+
+def test_unsloths_config_defaults_are_replaced_by_trls_unless_given():
+    from expo_lite.unsloth_trainers import is_unsloth_class, trl_defaults_for
+
+    assert is_unsloth_class(GeneratedGRPOConfig) and not is_unsloth_class(GRPOConfig)
+    assert trl_defaults_for(GRPOConfig, set()) == {}
+    theirs = trl_defaults_for(GeneratedGRPOConfig, {"seed"})
+    assert theirs == {"gradient_accumulation_steps": 1, "optim": GRPOConfig.optim}  # seed was given
+
+
+def test_unsloth_trainer_hooks_touch_only_what_unsloths_trainers_need(tiny_llama):
+    """for_training/for_inference only for Unsloth's trainer classes and only where the model lacks them; the
+    float32 marker only for a float32 model trained without a precision flag; arguments found by name through
+    Unsloth's (*args, **kwargs) __init__ wrapper."""
+    from expo_lite.unsloth_trainers import ensure_mode_methods, init_arguments, keep_float32
+
+    class UnslothLikeTrainer:
+        def __init__(self, model, reward_funcs=None, args=None, train_dataset=None):
+            pass
+
+    class Wrapped(UnslothLikeTrainer):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+
+    class Ours(Wrapped):
+        pass
+
+    Wrapped.__name__ = "UnslothWrapped"
+    assert init_arguments(Ours, ("m", "r"), {"train_dataset": "d"}) == {
+        "self": None, "model": "m", "reward_funcs": "r", "train_dataset": "d"}
+
+    model, _ = load_model(ExpoConfig.model_validate({"model": {"name": str(tiny_llama), "backend": "hf",
+                                                               "load_in_4bit": False}}))
+    assert not ensure_mode_methods(model, GRPOConfig) and not hasattr(model, "for_training")
+    assert ensure_mode_methods(model, Wrapped) and not ensure_mode_methods(model, Wrapped)
+    model.for_inference()
+    assert not model.training
+    model.for_training(use_gradient_checkpointing=True)
+    assert model.training
+    flags = type("Args", (), {"bf16": False, "fp16": False})()
+    keep_float32(model, flags, GRPOConfig)
+    assert not getattr(model, "_unsloth_user_float32", False)
+    keep_float32(model, flags, Wrapped)
+    assert model._unsloth_user_float32 is True

@@ -77,6 +77,19 @@ def test_positive_source_none_is_exactly_trl_grpo(tiny_llama, tmp_path):
     assert trl_w.keys() == our_w.keys() and all(torch.equal(trl_w[n], our_w[n]) for n in trl_w)
 
 
+
+def test_a_dataset_smaller_than_one_generation_batch_is_refused_by_the_trainer(tiny_llama, tmp_path):
+    """TRL's sampler drops an incomplete generation batch: 3 prompts for a batch of 4 would train 0 steps and
+    report success. The trainer itself refuses, so notebook users who build it by hand are told too."""
+    model, tok = tiny(tiny_llama)
+    data, _ = dataset_for(tok, 3)
+    args = ExPGRPOConfig(output_dir=str(tmp_path), max_steps=1, per_device_train_batch_size=8, num_generations=2,
+                         **COMMON)
+    with pytest.raises(ValueError, match=r"train_dataset has 3 prompt\(s\) but one generation batch takes 4: "
+                                         r"per_device_train_batch_size \(8\) x 1 process\(es\)"):
+        ExPGRPOTrainer(model=model, reward_funcs=[zero_reward], args=args, train_dataset=data, processing_class=tok)
+
+
 # ------------------------------------------------------------------------------------- the ExPO effect
 
 

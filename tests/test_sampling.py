@@ -80,6 +80,25 @@ def test_each_row_stops_at_its_own_limit(tiny):
         assert g.truncated == (tok.eos_token_id not in g.completion_ids) and (g.truncated <= (len(g.completion_ids) == n))
 
 
+def test_rows_end_at_every_eos_id_of_the_models_generation_config(tiny_llama):
+    """Llama-3.2-Instruct's generation config lists three EOS ids (<|end_of_text|>, <|eom_id|>, <|eot_id|>) and
+    TRL's rollouts stop on all of them; a row of ours must too, not run on to the tokenizer's one EOS."""
+    from expo_lite.sampling import eos_ids
+
+    model, tok = load_model(ExpoConfig.model_validate({"model": {"name": str(tiny_llama), "backend": "hf",
+                                                                 "load_in_4bit": False}}))
+    ids = _ids(tok, "0 1 2 3")
+    plain = decode(model, tok, [Row(ids, 0.0, 12)])[0]
+    first = plain.completion_ids[0]
+    assert first != tok.eos_token_id, "the test needs a first token that is not the tokenizer's EOS"
+    model.generation_config.eos_token_id = [first, tok.eos_token_id]
+    assert eos_ids(tok, model) == [tok.eos_token_id, first]
+    ended = decode(model, tok, [Row(ids, 0.0, 12), Row(ids, 1.0, 12)])
+    assert ended[0].completion_ids == [first] and not ended[0].truncated  # greedy: the same first token, then stop
+    stops = {first, tok.eos_token_id}
+    assert all(not (set(g.completion_ids[:-1]) & stops) for g in ended)
+
+
 def _hf_generate(model, tok, prompts, max_new, sample, templated=False):
     """model.generate on the same left-padded batch: the reference."""
     from expo_lite.sampling import Generation, _cut_at_eos, inference_mode
