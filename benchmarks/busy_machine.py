@@ -7,7 +7,7 @@ can be slower than 1. CI runs the test suite on shared machines, so the suite's 
 this measurement (tests/conftest.py).
 
 The work: the embedded model (as the tests load it: hf backend) decodes 8 rows x 32 tokens with
-`expo_lite.sampling.generate`, then one forward + backward on those 8 sequences. Settings are interleaved
+`expo_lite.core.sampling.generate`, then one forward + backward on those 8 sequences. Settings are interleaved
 over --repeats rounds; the median seconds per unit of work is printed.
 
     .venv/bin/python benchmarks/busy_machine.py            # ~5 min on 2 cores; run it alone
@@ -25,8 +25,9 @@ import time
 import torch
 
 from expo_lite.config import ExpoConfig
-from expo_lite.model import load_model
-from expo_lite.sampling import chat_prompt, generate
+from expo_lite.core.sampling import generate
+from expo_lite.data.prompts import chat_prompt
+from expo_lite.models.loader import load_model
 
 
 def unit_of_work(model, tok, prompts: list[str], tokens: int) -> None:

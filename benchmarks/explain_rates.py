@@ -14,14 +14,14 @@ import time
 
 import torch
 
-from expo_lite.answers import is_correct
+from expo_lite.algorithms.explain import explain
 from expo_lite.config import load_config
-from expo_lite.diagnostics import expert_scores, summarize
-from expo_lite.explain import explain
-from expo_lite.model import load_model
-from expo_lite.prompts import standard_prompt
-from expo_lite.sampling import generate
-from expo_lite.tasks import load_task
+from expo_lite.core.sampling import generate
+from expo_lite.data.prompts import standard_prompt
+from expo_lite.data.tasks import load_task
+from expo_lite.models.loader import load_model
+from expo_lite.tools.diagnostics import expert_scores, summarize
+from expo_lite.verify.answers import is_correct
 
 
 def main() -> None:

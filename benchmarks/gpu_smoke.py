@@ -45,9 +45,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import torch  # noqa: E402
 
-# expo_lite.grpo is imported only after load_model: Unsloth must patch TRL first (the kit checks that).
+# expo_lite.algorithms.grpo is imported only after load_model: Unsloth must patch TRL first (the kit checks that).
 from expo_lite.config import ExpoConfig, load_config  # noqa: E402
-from expo_lite.model import load_model  # noqa: E402
+from expo_lite.models.loader import load_model  # noqa: E402
 from expo_lite.testing import contract  # noqa: E402
 
 PASS, FAIL, SKIP, INFO = "pass", "FAIL", "skip", "info"
@@ -111,12 +111,12 @@ def timed(store: dict[str, float], name: str, fn: Any) -> Any:
 
 
 def check_versions(kit: Kit) -> None:
-    from expo_lite.doctor import package_version
+    from expo_lite.tools.doctor import package_version
 
     names = ["torch", "transformers", "trl", "peft", "bitsandbytes", "accelerate", "unsloth", "unsloth_zoo"]
     versions = ", ".join(f"{n} {package_version(n) or '-'}" for n in names)
     if torch.cuda.is_available():
-        from expo_lite.precision import gpu_has_native_bf16
+        from expo_lite.models.precision import gpu_has_native_bf16
 
         props = torch.cuda.get_device_properties(0)
         device = (f"{props.name} sm{props.major}{props.minor} {props.total_memory / 2**30:.0f} GiB, "
@@ -136,7 +136,7 @@ class _Captured(logging.Handler):
 
 
 def load_and_check_hierarchy(kit: Kit, cfg: ExpoConfig) -> tuple[Any, Any]:
-    """Load the model, then import expo_lite.grpo, catching what Unsloth says while it patches TRL."""
+    """Load the model, then import expo_lite.algorithms.grpo, catching what Unsloth says while it patches TRL."""
     import warnings
 
     handler = _Captured()
@@ -145,7 +145,7 @@ def load_and_check_hierarchy(kit: Kit, cfg: ExpoConfig) -> tuple[Any, Any]:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             model, tokenizer = load_model(cfg)
-            from expo_lite.grpo import ExPGRPOTrainer
+            from expo_lite.algorithms.grpo import ExPGRPOTrainer
     finally:
         logging.getLogger().removeHandler(handler)
     said = handler.messages + [str(w.message) for w in caught]
@@ -164,8 +164,8 @@ def load_and_check_hierarchy(kit: Kit, cfg: ExpoConfig) -> tuple[Any, Any]:
 def check_precision(kit: Kit, model: Any, tokenizer: Any) -> None:
     """Two ExP-GRPO steps in each precision the GPU has; fp16 must train with a loss scaler. Also times the phases
     of the first run, and checks one reward per completion / one solved flag per group."""
-    import expo_lite.grpo as grpo_module
-    from expo_lite.precision import gpu_has_native_bf16, model_dtype
+    import expo_lite.algorithms.grpo as grpo_module
+    from expo_lite.models.precision import gpu_has_native_bf16, model_dtype
 
     if kit.on_gpu:
         dtypes = (["bfloat16"] if gpu_has_native_bf16() else []) + ["float16"]
@@ -206,7 +206,7 @@ def check_precision(kit: Kit, model: Any, tokenizer: Any) -> None:
 
 
 def check_memory(kit: Kit, cfg: ExpoConfig) -> None:
-    from expo_lite.planner import GIB, dims_for, plan_memory
+    from expo_lite.run.planner import GIB, dims_for, plan_memory
 
     if not kit.on_gpu:
         kit.record("peak memory vs planner", SKIP, "no CUDA: torch.cuda.max_memory_allocated is the measure")
@@ -246,7 +246,7 @@ def check_3b(kit: Kit, config_path: str) -> None:
     """The 3B recipe for 2 steps when its weights are local: VRAM against the planner, time per step."""
     from huggingface_hub import try_to_load_from_cache
 
-    from expo_lite.planner import GIB, plan_memory
+    from expo_lite.run.planner import GIB, plan_memory
 
     cfg = load_config(config_path, ["train.max_steps=2", f"train.output_dir={kit.workdir / 'runs'}", "log.tui=false",
                                     "train.save_steps=1000"])
@@ -270,7 +270,7 @@ def check_3b(kit: Kit, config_path: str) -> None:
 
 def choose_model(workdir: Path, on_gpu: bool, tiny: bool) -> str:
     from expo_lite.config import EMBEDDED_MODEL
-    from expo_lite.embedded import gguf_path
+    from expo_lite.models.embedded import gguf_path
     from expo_lite.testing import build_tiny_model
 
     if gguf_path() is not None and not tiny:
@@ -290,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     gpu = torch.cuda.is_available() and not args.dry_run
-    from expo_lite.model import unsloth_installed
+    from expo_lite.models.loader import unsloth_installed
 
     backend = "unsloth" if gpu and unsloth_installed() else "hf"
     with tempfile.TemporaryDirectory(prefix="expo-gpu-smoke-") as tmp:

@@ -30,13 +30,13 @@ def rss():
     with open("/proc/self/status") as f:
         return next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmRSS"))
 baseline = rss()
-from expo_lite.answers import correctness_reward
+from expo_lite.verify.answers import correctness_reward
 from expo_lite.config import load_config
-from expo_lite.grpo import ExPGRPOConfig, ExPGRPOTrainer
-from expo_lite.model import load_model
-from expo_lite.planner import plan_memory
-from expo_lite.tasks import load_task
-from expo_lite.train import build_prompt_dataset
+from expo_lite.algorithms.grpo import ExPGRPOConfig, ExPGRPOTrainer
+from expo_lite.models.loader import load_model
+from expo_lite.run.planner import plan_memory
+from expo_lite.data.tasks import load_task
+from expo_lite.recipes.train import build_prompt_dataset
 overrides = [f"train.per_device_train_batch_size={spec['batch']}", f"algo.num_generations={spec['groups']}",
              f"train.max_completion_length={spec['completion']}", f"train.max_prompt_length={spec['prompt']}",
              f"explain.max_new_tokens={spec['completion']}", "explain.num_tries=1", "train.optim=adamw_torch"]

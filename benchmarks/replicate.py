@@ -107,7 +107,7 @@ def shared_overrides(args: argparse.Namespace, runs: Path, seed: int) -> list[st
 def task_questions(cfg: Any, split: str, levels: list[int], per_level: int) -> list[Any]:
     """The first `per_level` questions of each level of `split` (a problem depends only on seed, level and
     index, so these are the same questions in every arm)."""
-    from expo_lite.tasks import load_task
+    from expo_lite.data.tasks import load_task
 
     task_cfg = cfg.task.model_copy(update={"levels": levels, "num_problems": per_level})
     problems = load_task(task_cfg, split).problems
@@ -129,8 +129,8 @@ def evaluate_model(model: Any, tokenizer: Any, sets: dict[str, list[Any]], cfg: 
     """Per-question results on each question set, all sampled in one pass from `seed`."""
     from transformers import set_seed
 
-    from expo_lite.evaluate import evaluate
-    from expo_lite.tasks import answer_format
+    from expo_lite.data.tasks import answer_format
+    from expo_lite.recipes.evaluate import evaluate
 
     # One call over all sets: evaluate() decodes MAX_ROWS // (n + 1) questions at a time, so separate calls
     # would leave a part-filled decode per set (each decode costs about the same, full or not).
@@ -147,9 +147,9 @@ def run_pilot(cfg: Any, per_level: int, seed: int, console: Console) -> tuple[di
     """Step 1: base pass@k, greedy accuracy and self-explanation valid rate per level."""
     from transformers import set_seed
 
-    from expo_lite.explain import explain
-    from expo_lite.model import load_model
-    from expo_lite.tasks import answer_format
+    from expo_lite.algorithms.explain import explain
+    from expo_lite.data.tasks import answer_format
+    from expo_lite.models.loader import load_model
 
     problems = task_questions(cfg, cfg.task.split, [1, 2, 3, 4, 5], per_level)
     model, tokenizer = load_model(cfg)
@@ -177,9 +177,9 @@ def run_pilot(cfg: Any, per_level: int, seed: int, console: Console) -> tuple[di
 
 def train_arm(name: str, how: str, cfg: Any, train_problems: list[Any], console: Console) -> Path | None:
     """Train one arm; returns its adapter folder (None for the base model)."""
-    from expo_lite.rundir import RunDir, create_run_dir
-    from expo_lite.tasks import answer_format
-    from expo_lite.train import run_training
+    from expo_lite.data.tasks import answer_format
+    from expo_lite.recipes.train import run_training
+    from expo_lite.run.rundir import RunDir, create_run_dir
 
     if how == "none":
         return None
@@ -196,9 +196,9 @@ def main() -> None:
     from replicate_report import mdd_table, pilot_table, write_report
 
     from expo_lite.config import load_config
-    from expo_lite.model import load_adapter_weights, load_model
+    from expo_lite.data.tasks import answer_format
+    from expo_lite.models.loader import load_adapter_weights, load_model
     from expo_lite.stats import minimum_detectable_difference
-    from expo_lite.tasks import answer_format
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", type=Path, help="an expo-lite YAML for the model, LoRA and precision")

@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from expo_lite.evaluate import pass_at_k
 from expo_lite.io import atomic_write_text
+from expo_lite.recipes.evaluate import pass_at_k
 from expo_lite.stats import mean_interval, paired_difference
 
 COMPARISONS = [("exp-grpo", "grpo"), ("exp-grpo", "grpo-sft-gt"), ("exp-dpo", "dpo-expert-cot"), ("exp-grpo", "sdft")]

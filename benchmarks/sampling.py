@@ -8,7 +8,7 @@ suppressed with min_new_tokens so every row decodes exactly --tokens tokens):
   static+compile  the same with transformers' compiled decoding (CompileConfig, enabled on CPU by hand:
                   transformers only auto-compiles on accelerators); compile time is reported, not counted
   paged           transformers' continuous batching (`generate_batch`, paged attention "paged|sdpa")
-  expo decode     ours (`expo_lite.sampling.decode_rows`): `generate` with per-row temperature/length, so
+  expo decode     ours (`expo_lite.core.sampling.decode_rows`): `generate` with per-row temperature/length, so
                   rows of different settings share one call
 Warm-up calls are excluded; engines are interleaved over --repeats rounds and the median is reported.
 The roofline: the model's FLOPs per generated token (2 x parameters incl. the LM head, plus attention
@@ -30,8 +30,8 @@ import time
 import torch
 
 from expo_lite.config import ExpoConfig
-from expo_lite.model import load_model
-from expo_lite.sampling import Row, decode_rows, inference_mode
+from expo_lite.core.sampling import Row, decode_rows, inference_mode
+from expo_lite.models.loader import load_model
 
 
 def matmul_gflops(dtype: torch.dtype, device: str, n: int = 2048, repeats: int = 5) -> float:

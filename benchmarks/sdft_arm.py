@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from expo_lite.config import ExpoConfig
-from expo_lite.tasks import Problem
+from expo_lite.data.tasks import Problem
 
 TEACHER_TEMPLATE = "{prompt}\n\n{privileged_context}"  # TRL's default, kept: the question, then the context
 
@@ -30,13 +30,13 @@ def privileged_context(answer: str) -> str:
 
 def train_sdft(cfg: ExpoConfig, problems: list[Problem], fmt: str, adapter_dir: Path, work_dir: Path) -> dict[str, Any]:
     """Train the SDFT arm for `cfg.train.max_steps` steps; the LoRA adapter goes to `adapter_dir` (loadable by
-    `expo_lite.model.load_adapter_weights`). Returns TRL's last logged metrics."""
+    `expo_lite.models.loader.load_adapter_weights`). Returns TRL's last logged metrics."""
     from trl.experimental.sdft import SDFTConfig, SDFTTrainer
 
-    from expo_lite.model import load_model
-    from expo_lite.precision import model_dtype
-    from expo_lite.train import build_prompt_dataset
-    from expo_lite.trainer_args import common_training_kwargs
+    from expo_lite.models.loader import load_model
+    from expo_lite.models.precision import model_dtype
+    from expo_lite.recipes.train import build_prompt_dataset
+    from expo_lite.recipes.trainer_args import common_training_kwargs
 
     model, tokenizer = load_model(cfg)
     data, _ = build_prompt_dataset(problems, fmt, cfg, tokenizer)

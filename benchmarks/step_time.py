@@ -30,13 +30,13 @@ import time
 
 import torch
 
-import expo_lite.sampling as sampling
+import expo_lite.core.sampling as sampling
+from expo_lite.algorithms.grpo import ExPGRPOConfig, ExPGRPOTrainer
 from expo_lite.config import ExplainConfig, load_config
-from expo_lite.grpo import ExPGRPOConfig, ExPGRPOTrainer
-from expo_lite.model import load_model
-from expo_lite.precision import mixed_precision, model_dtype
-from expo_lite.tasks import load_task
-from expo_lite.train import build_prompt_dataset
+from expo_lite.data.tasks import load_task
+from expo_lite.models.loader import load_model
+from expo_lite.models.precision import mixed_precision, model_dtype
+from expo_lite.recipes.train import build_prompt_dataset
 
 _original_row_sampling = sampling.RowSampling.__call__
 

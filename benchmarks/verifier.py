@@ -19,8 +19,8 @@ import statistics
 import threading
 import time
 
-from expo_lite.answers import answers_match
-from expo_lite.sympy_sandbox import SANDBOX
+from expo_lite.verify.answers import answers_match
+from expo_lite.verify.sympy_sandbox import SANDBOX
 
 LATEX_PAIRS = [  # (gold, equal prediction, different prediction), in MATH's own spelling
     ("\\frac{{{a}}}{{{b}}}", "{a}/{b}", "\\frac{{{b}}}{{{a}}}"),

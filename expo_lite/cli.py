@@ -46,11 +46,11 @@ def _fail(message: str, code: int) -> typer.Exit:
 @contextmanager
 def _exit_statuses() -> Iterator[None]:
     """The documented exit status and a one-paragraph message for every way a long command can end."""
-    from .callbacks import NonFiniteLossError
-    from .model import ModelLoadError
-    from .planner import GPUOutOfMemoryError
-    from .rundir import RunDirBusy, RunDirWriteError, is_write_failure
-    from .tasks import TaskError
+    from .data.tasks import TaskError
+    from .models.loader import ModelLoadError
+    from .run.callbacks import NonFiniteLossError
+    from .run.planner import GPUOutOfMemoryError
+    from .run.rundir import RunDirBusy, RunDirWriteError, is_write_failure
 
     try:
         yield
@@ -97,7 +97,7 @@ def train(
     cfg = _load(config, set_)
     if no_tui:
         cfg.log.tui = False
-    from .train import run_training
+    from .recipes.train import run_training
 
     with _exit_statuses():
         run_training(cfg, resume=resume)
@@ -112,7 +112,7 @@ def explain_cmd(
 ) -> None:
     """Write self-explanations for a task split and report valid rates and the NLL diagnostic."""
     cfg = _load(config, set_)
-    from .diagnostics import run_explain
+    from .tools.diagnostics import run_explain
 
     with _exit_statuses():
         run_explain(cfg, split=split, limit=limit)
@@ -127,8 +127,8 @@ def data_cmd(
     """Load the task as training would: rows, skipped rows and why, levels, types, answer format, a sample P(q)."""
     from rich.console import Console
 
-    from .data_report import describe, render
-    from .tasks import TaskError
+    from .data.tasks import TaskError
+    from .tools.data_report import describe, render
 
     cfg = _load(config, set_)
     try:
@@ -148,7 +148,7 @@ def eval_cmd(
     base: Annotated[bool, typer.Option("--base", help="In a run directory, evaluate the base model.")] = False,
 ) -> None:
     """pass@k (unbiased, n samples at eval.temperature) and greedy accuracy, by level; writes eval.json."""
-    from .evaluate import run_eval
+    from .recipes.evaluate import run_eval
 
     with _exit_statuses():
         run_eval(str(target), set_ or [], split=split, limit=limit, base_model=base)
@@ -160,7 +160,7 @@ def report_cmd(
     out: Annotated[Optional[Path], typer.Option(help="Output folder (default: the first run directory).")] = None,  # noqa: UP045
 ) -> None:
     """Markdown report (paper's table shapes) and PNG plots comparing runs side by side."""
-    from .report import write_report
+    from .tools.report import write_report
 
     try:
         path = write_report(runs, out or runs[0])
@@ -177,8 +177,8 @@ def merge_cmd(
     dtype: Annotated[str, typer.Option(help="auto | float32 | bfloat16 | float16")] = "auto",
 ) -> None:
     """Merge the run's LoRA adapter into its 16-bit base model and save a standalone model."""
-    from .export import merge_adapter
-    from .model import ModelLoadError
+    from .models.loader import ModelLoadError
+    from .tools.export import merge_adapter
 
     if dtype not in ("auto", "float32", "bfloat16", "float16"):
         typer.secho(f"error: --dtype {dtype!r}: choose auto, float32, bfloat16 or float16", fg=typer.colors.RED, err=True)
@@ -196,7 +196,7 @@ def plan_cmd(config: ConfigArg = None, set_: SetOpt = None) -> None:
     """Predicted peak GPU memory of a config, part by part, and a fit table for 16/24/40/80 GB."""
     from rich.console import Console
 
-    from .planner import plan_memory, render_plan
+    from .run.planner import plan_memory, render_plan
 
     cfg = _load(config, set_)
     try:
@@ -217,7 +217,7 @@ def show_config(config: ConfigArg = None, set_: SetOpt = None) -> None:
 @app.command()
 def doctor() -> None:
     """Versions, the backend `auto` would pick, and whether the embedded model is ready."""
-    from .doctor import collect, render
+    from .tools.doctor import collect, render
 
     render(collect())
 

@@ -20,8 +20,9 @@ def check_backend(backend: str, model_dir: str) -> dict:
     import torch
 
     from expo_lite.config import ExpoConfig
-    from expo_lite.model import count_4bit_layers, load_model, trainable_parameter_names
-    from expo_lite.sampling import chat_prompt, generate
+    from expo_lite.core.sampling import generate
+    from expo_lite.data.prompts import chat_prompt
+    from expo_lite.models.loader import count_4bit_layers, load_model, trainable_parameter_names
 
     cfg = ExpoConfig.model_validate({"model": {"name": model_dir, "backend": backend, "load_in_4bit": True}, "lora": {"r": 4, "alpha": 8}})
     model, tokenizer = load_model(cfg)
@@ -59,16 +60,16 @@ def grpo_step(backend: str, model_dir: str, out_dir: str) -> dict:
 
     import torch
 
-    from expo_lite.answers import correctness_reward
     from expo_lite.config import ExpoConfig
-    from expo_lite.model import count_4bit_layers, load_model
-    from expo_lite.tasks import load_task
-    from expo_lite.train import build_prompt_dataset
+    from expo_lite.data.tasks import load_task
+    from expo_lite.models.loader import count_4bit_layers, load_model
+    from expo_lite.recipes.train import build_prompt_dataset
+    from expo_lite.verify.answers import correctness_reward
 
     cfg = ExpoConfig.model_validate({"model": {"name": model_dir, "backend": backend, "load_in_4bit": True},
                                      "lora": {"r": 4, "alpha": 8}, "task": {"levels": [1], "num_problems": 2}})
     model, tokenizer = load_model(cfg)
-    from expo_lite.grpo import ExPGRPOConfig, ExPGRPOTrainer  # after load_model: unsloth first
+    from expo_lite.algorithms.grpo import ExPGRPOConfig, ExPGRPOTrainer  # after load_model: unsloth first
 
     data, _ = build_prompt_dataset(load_task(cfg.task).problems, "hash", cfg, tokenizer)
     before = {n: p.detach().float().clone() for n, p in model.named_parameters() if "lora_" in n}
@@ -92,10 +93,10 @@ def dpo_round(backend: str, model_dir: str, out_dir: str) -> dict:
     import json as _json
 
     from expo_lite.config import ExpoConfig
-    from expo_lite.dpo import train_exp_dpo
-    from expo_lite.model import count_4bit_layers, load_model
-    from expo_lite.rundir import create_run_dir
-    from expo_lite.tasks import load_task
+    from expo_lite.data.tasks import load_task
+    from expo_lite.models.loader import count_4bit_layers, load_model
+    from expo_lite.recipes.dpo import train_exp_dpo
+    from expo_lite.run.rundir import create_run_dir
 
     cfg = ExpoConfig.model_validate({
         "model": {"name": model_dir, "backend": backend, "load_in_4bit": True}, "lora": {"r": 4, "alpha": 8},

@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from expo_lite.answers import (
+from expo_lite.verify.answers import (
     answers_match,
     answers_match_many,
     correctness_reward,
@@ -31,8 +31,8 @@ from expo_lite.answers import (
     last_boxed,
     normalize,
 )
-from expo_lite.extraction import find_final_answer
-from expo_lite.sympy_sandbox import Sandbox
+from expo_lite.verify.extraction import find_final_answer
+from expo_lite.verify.sympy_sandbox import Sandbox
 
 # ------------------------------------------------------------------ 1. trailing text after the final answer
 

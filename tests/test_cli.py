@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from expo_lite.cli import app
 from expo_lite.config import load_config
-from expo_lite.rundir import create_run_dir
+from expo_lite.run.rundir import create_run_dir
 
 runner = CliRunner()
 

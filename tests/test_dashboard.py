@@ -8,16 +8,16 @@ import re
 import pytest
 from rich.console import Console
 
-from expo_lite.answers import correctness_reward
-from expo_lite.callbacks import MetricsLogger
+from expo_lite.algorithms.explain import Explanation
+from expo_lite.algorithms.grpo import ExPGRPOConfig, ExPGRPOTrainer
 from expo_lite.config import ExpoConfig, load_config
-from expo_lite.dashboard import Dashboard, DashboardState, render, sparkline
-from expo_lite.explain import Explanation
-from expo_lite.grpo import ExPGRPOConfig, ExPGRPOTrainer
-from expo_lite.model import load_model
-from expo_lite.rundir import create_run_dir
-from expo_lite.tasks import load_task
-from expo_lite.train import build_prompt_dataset, use_dashboard
+from expo_lite.data.tasks import load_task
+from expo_lite.models.loader import load_model
+from expo_lite.recipes.train import build_prompt_dataset, use_dashboard
+from expo_lite.run.callbacks import MetricsLogger
+from expo_lite.run.dashboard import Dashboard, DashboardState, render, sparkline
+from expo_lite.run.rundir import create_run_dir
+from expo_lite.verify.answers import correctness_reward
 
 
 def text_of(renderable, width=120) -> str:

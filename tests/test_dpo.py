@@ -9,26 +9,18 @@ import torch
 from transformers import TrainerCallback
 from typer.testing import CliRunner
 
-from expo_lite.answers import is_correct
+from expo_lite.algorithms.dpo_pairs import SKIP_NO_CHOSEN, SKIP_NO_REJECTED, assemble_pairs, build_pairs
+from expo_lite.algorithms.explain import completion_ids_for
 from expo_lite.cli import app
 from expo_lite.config import ExpoConfig
-from expo_lite.dpo import (
-    SKIP_NO_CHOSEN,
-    SKIP_NO_REJECTED,
-    _load_pairs,
-    assemble_pairs,
-    build_pairs,
-    completed_rounds,
-    round_slices,
-    train_exp_dpo,
-)
-from expo_lite.explain import completion_ids_for
-from expo_lite.logprobs import score_completions
-from expo_lite.model import load_adapter_weights, load_model
-from expo_lite.prompts import standard_prompt, user_text
-from expo_lite.rundir import create_run_dir
-from expo_lite.sampling import Generation
-from expo_lite.tasks import Problem, load_task
+from expo_lite.core.logprobs import score_completions
+from expo_lite.core.sampling import Generation
+from expo_lite.data.prompts import standard_prompt, user_text
+from expo_lite.data.tasks import Problem, load_task
+from expo_lite.models.loader import load_adapter_weights, load_model
+from expo_lite.recipes.dpo import _load_pairs, completed_rounds, round_slices, train_exp_dpo
+from expo_lite.run.rundir import create_run_dir
+from expo_lite.verify.answers import is_correct
 
 
 def config(model_dir, tmp_path, **algo):
@@ -185,7 +177,7 @@ def test_pairs_too_long_for_max_seq_length_are_left_out_and_counted_never_cut(ti
     """TRL cuts the end of a pair longer than its max_length (the chosen answer line); Unsloth's DPOTrainer lowers
     max_length to the model's max_seq_length. Each pair is trained whole or left out and counted, and the trainer's
     max_length is the longest pair trained."""
-    from expo_lite.dpo import Pair, fitting_pairs, pair_lengths
+    from expo_lite.algorithms.dpo_pairs import Pair, fitting_pairs, pair_lengths
 
     model, tok = load_model(ExpoConfig.model_validate({"model": {"name": str(tiny_llama), "backend": "hf",
                                                                  "load_in_4bit": False}}))

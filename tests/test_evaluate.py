@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from expo_lite.cli import app
-from expo_lite.evaluate import QuestionResult, aggregate, pass_at_k
+from expo_lite.recipes.evaluate import QuestionResult, aggregate, pass_at_k
 from expo_lite.stats import wilson_interval
 
 

@@ -8,16 +8,16 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from expo_lite.algorithms.explain import REASONS, Explanation, check_explanation, explain, judge
 from expo_lite.cli import app
 from expo_lite.config import ExplainConfig, ExpoConfig, PromptConfig
-from expo_lite.diagnostics import summarize
-from expo_lite.explain import REASONS, Explanation, check_explanation, explain, judge
-from expo_lite.logprobs import SequenceScore, score_completions
-from expo_lite.model import load_model
-from expo_lite.prompts import hint_prompt, standard_prompt, user_text
-from expo_lite.sampling import Generation
-from expo_lite.tasks import Problem
+from expo_lite.core.logprobs import SequenceScore, score_completions
+from expo_lite.core.sampling import Generation
+from expo_lite.data.prompts import hint_prompt, standard_prompt, user_text
+from expo_lite.data.tasks import Problem
+from expo_lite.models.loader import load_model
 from expo_lite.testing import build_tokenizer
+from expo_lite.tools.diagnostics import summarize
 
 CFG = ExplainConfig(min_reasoning_tokens=5)
 PROMPTS = PromptConfig()

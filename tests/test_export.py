@@ -7,8 +7,8 @@ from typer.testing import CliRunner
 
 from expo_lite.cli import app
 from expo_lite.config import load_config
-from expo_lite.model import load_model
-from expo_lite.rundir import create_run_dir
+from expo_lite.models.loader import load_model
+from expo_lite.run.rundir import create_run_dir
 
 
 def test_merge_gives_the_adapted_model(tiny_llama, tmp_path):

@@ -17,12 +17,12 @@ import pytest
 import torch
 from trl import GRPOConfig
 
+from expo_lite.algorithms.grpo import ExPGRPOConfig, build_config_class, check_trainer_matches_model
+from expo_lite.algorithms.sft import collate
 from expo_lite.config import ExpoConfig, load_config
-from expo_lite.grpo import ExPGRPOConfig, build_config_class, check_trainer_matches_model
-from expo_lite.logprobs import masked_logprobs, score_completions
-from expo_lite.model import ModelLoadError, choose_backend, load_model, reset_unsloth_flags
-from expo_lite.precision import gpu_has_native_bf16, load_dtype, mixed_precision
-from expo_lite.sft import collate
+from expo_lite.core.logprobs import masked_logprobs, score_completions
+from expo_lite.models.loader import ModelLoadError, choose_backend, load_model, reset_unsloth_flags
+from expo_lite.models.precision import gpu_has_native_bf16, load_dtype, mixed_precision
 
 from conftest import REPO
 
@@ -58,7 +58,7 @@ def test_dtype_and_precision_table():
 
 
 def test_training_arguments_follow_the_model_dtype_and_keep_nan_losses_visible(tmp_path):
-    from expo_lite.trainer_args import common_training_kwargs
+    from expo_lite.recipes.trainer_args import common_training_kwargs
 
     kwargs = common_training_kwargs(load_config(None), tmp_path, torch.float32)
     assert kwargs["bf16"] is False and kwargs["fp16"] is False
@@ -68,11 +68,11 @@ def test_training_arguments_follow_the_model_dtype_and_keep_nan_losses_visible(t
 CHILD_IMPORTS = r"""
 import json, sys
 from expo_lite.config import ExpoConfig
-from expo_lite.model import load_model
+from expo_lite.models.loader import load_model
 seen = {"before_load": "unsloth" in sys.modules}
 load_model(ExpoConfig.model_validate({"model": {"name": sys.argv[1], "backend": sys.argv[2], "load_in_4bit": False}}))
 seen["after_load"] = "unsloth" in sys.modules
-import expo_lite.grpo  # noqa: F401
+import expo_lite.algorithms.grpo  # noqa: F401
 seen["after_grpo"] = "unsloth" in sys.modules
 print("RESULT " + json.dumps(seen))
 """
@@ -217,7 +217,7 @@ def test_blockwise_logprobs_apply_the_models_own_logit_transform(arch):
 MEMORY_CHILD = r"""
 import json, sys, torch
 from transformers import AutoModelForCausalLM
-from expo_lite.logprobs import score_completions
+from expo_lite.core.logprobs import score_completions
 model = AutoModelForCausalLM.from_pretrained(sys.argv[1], dtype=torch.float32).eval()
 g = torch.Generator().manual_seed(0)
 prompts = [torch.randint(0, 32000, (64,), generator=g).tolist() for _ in range(8)]
@@ -273,11 +273,11 @@ def test_blockwise_scoring_peak_memory_is_lower(tmp_path):
 
 
 def test_unsloth_with_several_processes_is_refused_and_auto_picks_hf(monkeypatch):
-    monkeypatch.setattr("expo_lite.model.unsloth_installed", lambda: True)
+    monkeypatch.setattr("expo_lite.models.loader.unsloth_installed", lambda: True)
     with pytest.raises(ModelLoadError, match=r"2 processes were launched.*model.backend=hf"):
         choose_backend("unsloth", processes=2)
     assert choose_backend("unsloth", processes=1).name == "unsloth"
-    monkeypatch.setattr("expo_lite.model.cuda_available", lambda: True)
+    monkeypatch.setattr("expo_lite.models.loader.cuda_available", lambda: True)
     assert choose_backend("auto", processes=1).name == "unsloth"
     multi = choose_backend("auto", processes=2)
     assert multi.name == "hf" and "single-GPU" in multi.reason
@@ -321,9 +321,9 @@ def test_trainer_checks_it_sits_on_unsloths_trainer(monkeypatch):
 
 
 def test_leaked_hidden_states_flag_is_cleared_by_sampling_and_after_an_oom(tiny_llama, monkeypatch):
-    from expo_lite.planner import GPUOutOfMemoryError
-    from expo_lite.sampling import generate
-    from expo_lite.train import answer_oom
+    from expo_lite.core.sampling import generate
+    from expo_lite.recipes.train import answer_oom
+    from expo_lite.run.planner import GPUOutOfMemoryError
 
     model, tok = load_model(ExpoConfig.model_validate({"model": {"name": str(tiny_llama), "backend": "hf"}}))
     monkeypatch.setenv("UNSLOTH_RETURN_HIDDEN_STATES", "1")
@@ -355,12 +355,12 @@ def test_our_forwards_run_under_the_accelerators_autocast_even_when_the_wrapper_
     and scoring, the SFT term - must still run under autocast (CPU bf16 autocast here stands in for CUDA's).
     TRL's own rollout forwards, and explanation tries decoded inside TRL's rollout call, are TRL's and are
     not checked."""
-    import expo_lite.grpo as grpo_module
-    from expo_lite.answers import correctness_reward
+    import expo_lite.algorithms.grpo as grpo_module
+    from expo_lite.algorithms.grpo import ExPGRPOTrainer
     from expo_lite.config import ExplainConfig
-    from expo_lite.grpo import ExPGRPOTrainer
-    from expo_lite.tasks import load_task
-    from expo_lite.train import build_prompt_dataset
+    from expo_lite.data.tasks import load_task
+    from expo_lite.recipes.train import build_prompt_dataset
+    from expo_lite.verify.answers import correctness_reward
 
     model, tok = load_model(ExpoConfig.model_validate({"model": {"name": str(tiny_llama), "backend": "hf",
                                                                  "load_in_4bit": False, "gradient_checkpointing": False}}))
@@ -378,7 +378,7 @@ def test_our_forwards_run_under_the_accelerators_autocast_even_when_the_wrapper_
 
     monkeypatch.setattr(grpo_module, ours, marked)
     if ours == "judge":  # a random tiny model never writes a valid try; let them through so they are scored
-        import expo_lite.explain as explain_module
+        import expo_lite.algorithms.explain as explain_module
         monkeypatch.setattr(explain_module, "check_explanation", lambda text, *a, **k: (explain_module.VALID, text))
     args = ExPGRPOConfig(output_dir=str(tmp_path), max_steps=1, per_device_train_batch_size=4, num_generations=2,
                          max_completion_length=4, use_cpu=True, bf16=True, report_to="none", save_strategy="no",
@@ -430,15 +430,15 @@ def test_gpu_smoke_dry_run():
 def test_a_hand_built_config_trains_in_the_precision_the_hardware_trains_best(tmp_path, monkeypatch):
     """TRL's GRPOConfig defaults to bf16=True everywhere; on a CPU that emulates bf16 matmuls (a step ~9x slower).
     Unless the caller says, ExPGRPOConfig picks what `expo-lite train` picks for dtype auto."""
-    from expo_lite.grpo import same_run_kwargs
+    from expo_lite.algorithms.grpo import same_run_kwargs
 
     args = ExPGRPOConfig(output_dir=str(tmp_path))
     assert (args.bf16, args.fp16) == (False, False)
     assert ExPGRPOConfig(output_dir=str(tmp_path), bf16=True, use_cpu=True).bf16 is True  # what the caller says wins
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr("expo_lite.precision.gpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr("expo_lite.models.precision.gpu_has_native_bf16", lambda: True)
     assert {k: same_run_kwargs(GRPOConfig, {})[k] for k in ("bf16", "fp16")} == {"bf16": True, "fp16": False}
-    monkeypatch.setattr("expo_lite.precision.gpu_has_native_bf16", lambda: False)  # a T4
+    monkeypatch.setattr("expo_lite.models.precision.gpu_has_native_bf16", lambda: False)  # a T4
     assert {k: same_run_kwargs(GRPOConfig, {})[k] for k in ("bf16", "fp16")} == {"bf16": False, "fp16": True}
     assert {k: same_run_kwargs(GRPOConfig, {"use_cpu": True})[k] for k in ("bf16", "fp16")} == {"bf16": False, "fp16": False}
 
@@ -467,7 +467,7 @@ GeneratedGRPOConfig._unsloth_patched_rl_config = True
 
 
 def test_unsloths_config_defaults_are_replaced_by_trls_unless_given():
-    from expo_lite.unsloth_trainers import is_unsloth_class, trl_defaults_for
+    from expo_lite.algorithms.unsloth_trainers import is_unsloth_class, trl_defaults_for
 
     assert is_unsloth_class(GeneratedGRPOConfig) and not is_unsloth_class(GRPOConfig)
     assert trl_defaults_for(GRPOConfig, set()) == {}
@@ -479,7 +479,7 @@ def test_unsloth_trainer_hooks_touch_only_what_unsloths_trainers_need(tiny_llama
     """for_training/for_inference only for Unsloth's trainer classes and only where the model lacks them; the
     float32 marker only for a float32 model trained without a precision flag; arguments found by name through
     Unsloth's (*args, **kwargs) __init__ wrapper."""
-    from expo_lite.unsloth_trainers import ensure_mode_methods, init_arguments, keep_float32
+    from expo_lite.algorithms.unsloth_trainers import ensure_mode_methods, init_arguments, keep_float32
 
     class UnslothLikeTrainer:
         def __init__(self, model, reward_funcs=None, args=None, train_dataset=None):

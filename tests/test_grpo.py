@@ -9,17 +9,17 @@ import pytest
 import torch
 from trl import GRPOConfig, GRPOTrainer
 
-from expo_lite.answers import correctness_reward
+from expo_lite.algorithms.explain import completion_ids_for, normalised_target
+from expo_lite.algorithms.grpo import ExPGRPOConfig, ExPGRPOTrainer
+from expo_lite.algorithms.schedules import beta_at
+from expo_lite.algorithms.sft import collate, nll_sum
 from expo_lite.config import ExplainConfig, ExpoConfig, PromptConfig
-from expo_lite.explain import completion_ids_for, normalised_target
-from expo_lite.grpo import ExPGRPOConfig, ExPGRPOTrainer
-from expo_lite.logprobs import score_completions
-from expo_lite.model import load_model
-from expo_lite.prompts import standard_prompt
-from expo_lite.schedules import beta_at
-from expo_lite.sft import collate, nll_sum
-from expo_lite.tasks import load_task
-from expo_lite.train import build_prompt_dataset
+from expo_lite.core.logprobs import score_completions
+from expo_lite.data.prompts import standard_prompt
+from expo_lite.data.tasks import load_task
+from expo_lite.models.loader import load_model
+from expo_lite.recipes.train import build_prompt_dataset
+from expo_lite.verify.answers import correctness_reward
 
 COMMON = dict(
     use_cpu=True, bf16=False, fp16=False, report_to="none", save_strategy="no", logging_steps=1,

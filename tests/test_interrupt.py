@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from expo_lite.config import ExpoConfig
-from expo_lite.model import load_adapter_weights, load_model
-from expo_lite.rundir import last_complete_checkpoint
+from expo_lite.models.loader import load_adapter_weights, load_model
+from expo_lite.run.rundir import last_complete_checkpoint
 
 from conftest import REPO
 
@@ -47,7 +47,7 @@ if phase == "generation":
     import transformers.generation.utils as gen
     instrument(gen.GenerationMixin, "generate")
 elif phase == "reward":
-    import expo_lite.answers as answers
+    import expo_lite.verify.answers as answers
     instrument(answers, "correctness_reward")
     answers.correctness_reward.__name__ = "correctness"
 elif phase == "backward":
@@ -259,7 +259,7 @@ def test_nan_guard_unit():
 
     from transformers import TrainerControl
 
-    from expo_lite.callbacks import NonFiniteLossError, StopOnNonFiniteLoss
+    from expo_lite.run.callbacks import NonFiniteLossError, StopOnNonFiniteLoss
 
     guard, control = StopOnNonFiniteLoss(), TrainerControl(should_save=True)
     guard.on_log(None, SimpleNamespace(global_step=3), control, logs={"loss": 0.5})
@@ -276,7 +276,7 @@ def test_cuda_oom_is_answered_with_the_planner_advice(tiny_llama, tmp_path, monk
     import torch
     from typer.testing import CliRunner
 
-    from expo_lite import train
+    from expo_lite.recipes import train
     from expo_lite.cli import app
 
     def out_of_memory(*args, **kwargs):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from expo_lite.config import ExpoConfig
-from expo_lite.model import ModelLoadError, choose_backend, load_model
+from expo_lite.models.loader import ModelLoadError, choose_backend, load_model
 
 from backend_checks import check_backend
 
@@ -122,7 +122,8 @@ def test_generation_does_not_corrupt_4bit_gradients(tiny_llama):
     the gradients before it (lora_B is made non-zero so gradients flow through the frozen 4-bit layers)."""
     import torch
 
-    from expo_lite.sampling import chat_prompt, generate
+    from expo_lite.core.sampling import generate
+    from expo_lite.data.prompts import chat_prompt
 
     model, tok = load_model(ExpoConfig.model_validate(
         {"model": {"name": str(tiny_llama), "backend": "hf", "load_in_4bit": True}, "lora": {"r": 4}}))

@@ -19,7 +19,7 @@ from safetensors.torch import load_file
 
 from expo_lite.config import ExpoConfig
 from expo_lite.io import read_jsonl
-from expo_lite.model import load_adapter_weights, load_model
+from expo_lite.models.loader import load_adapter_weights, load_model
 
 
 def train(model_dir: Path, out: Path, sets: list[str], processes: int) -> subprocess.CompletedProcess:

@@ -7,8 +7,8 @@ from typer.testing import CliRunner
 
 from expo_lite.cli import app
 from expo_lite.config import ExpoConfig
-from expo_lite.logprobs import LOGIT_BLOCK_TOKENS, SCORING_TOKENS_PER_FORWARD
-from expo_lite.planner import GIB, NF4_BYTES_PER_PARAM, PRESETS, ModelDims, advice, dims_for, plan_memory
+from expo_lite.core.logprobs import LOGIT_BLOCK_TOKENS, SCORING_TOKENS_PER_FORWARD
+from expo_lite.run.planner import GIB, NF4_BYTES_PER_PARAM, PRESETS, ModelDims, advice, dims_for, plan_memory
 
 from conftest import REPO
 
@@ -114,7 +114,7 @@ def test_shipped_3b_configs_fit_24gb(name):
 
 def test_oom_message_names_the_prediction_and_the_knobs():
     from expo_lite.config import load_config
-    from expo_lite.planner import oom_message
+    from expo_lite.run.planner import oom_message
 
     qwen = load_config(REPO / "configs" / "qwen2.5-3b.yaml")
     predicted = plan_memory(qwen).total / GIB

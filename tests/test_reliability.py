@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from expo_lite.rundir import RunDirBusy, RunLock, last_complete_checkpoint
+from expo_lite.run.rundir import RunDirBusy, RunLock, last_complete_checkpoint
 
 from conftest import REPO
 
@@ -77,7 +77,7 @@ def test_a_second_resume_is_refused_naming_the_owner_and_a_dead_owners_lock_is_t
 
 def test_lock_unit(tmp_path):
     with RunLock(tmp_path):
-        holder = subprocess.run([sys.executable, "-c", "import sys; from expo_lite.rundir import RunLock\n"
+        holder = subprocess.run([sys.executable, "-c", "import sys; from expo_lite.run.rundir import RunLock\n"
                                  f"with RunLock({str(tmp_path)!r}): pass"], capture_output=True, text=True, env=ENV)
         assert holder.returncode != 0 and f"in use by process {os.getpid()}" in holder.stderr
         with pytest.raises(RunDirBusy):  # not re-entrant either: one owner
@@ -109,8 +109,8 @@ if where == "checkpoint":
     import peft.peft_model
     full(peft.peft_model, "safe_save_file", partial=True)
 else:
-    import expo_lite.rundir
-    full(expo_lite.rundir, "append_jsonl", partial=False)
+    import expo_lite.run.rundir
+    full(expo_lite.run.rundir, "append_jsonl", partial=False)
 from expo_lite.cli import app
 app(sys.argv[3:], prog_name="expo-lite")
 """

@@ -74,8 +74,8 @@ def test_sdft_arm_trains_through_trls_own_trainer_and_leaves_a_loadable_adapter(
     from sdft_arm import train_sdft
 
     from expo_lite.config import load_config
-    from expo_lite.model import load_adapter_weights, load_model
-    from expo_lite.tasks import answer_format, load_task
+    from expo_lite.data.tasks import answer_format, load_task
+    from expo_lite.models.loader import load_adapter_weights, load_model
 
     cfg = load_config(None, [f"model.name={tiny_llama}", "model.backend=hf", "model.load_in_4bit=false", "task.levels=[1]",
                              "task.num_problems=8", "algo.num_generations=2", "train.per_device_train_batch_size=4",
@@ -93,8 +93,8 @@ def test_one_evaluation_pass_gives_each_set_its_own_questions_in_order(tiny_llam
     from replicate import evaluate_model
 
     from expo_lite.config import load_config
-    from expo_lite.model import load_model
-    from expo_lite.tasks import load_task
+    from expo_lite.data.tasks import load_task
+    from expo_lite.models.loader import load_model
 
     cfg = load_config(None, [f"model.name={tiny_llama}", "model.backend=hf", "model.load_in_4bit=false",
                              "task.levels=[1,2]", "task.num_problems=9", "eval.n=2", "eval.k=2", "eval.max_new_tokens=4"])

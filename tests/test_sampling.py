@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from expo_lite.config import ExpoConfig
-from expo_lite.model import load_model
-from expo_lite.sampling import Row, RowSampling, decode, generate
+from expo_lite.core.sampling import Row, RowSampling, decode, generate
+from expo_lite.models.loader import load_model
 
 PROMPTS = ["What is 3 + 4?", "Tom has 3 apples and buys 5 more. How many?", "Half of 8?", "0 1 2 3"]
 
@@ -83,7 +83,7 @@ def test_each_row_stops_at_its_own_limit(tiny):
 def test_rows_end_at_every_eos_id_of_the_models_generation_config(tiny_llama):
     """Llama-3.2-Instruct's generation config lists three EOS ids (<|end_of_text|>, <|eom_id|>, <|eot_id|>) and
     TRL's rollouts stop on all of them; a row of ours must too, not run on to the tokenizer's one EOS."""
-    from expo_lite.sampling import eos_ids
+    from expo_lite.core.sampling import eos_ids
 
     model, tok = load_model(ExpoConfig.model_validate({"model": {"name": str(tiny_llama), "backend": "hf",
                                                                  "load_in_4bit": False}}))
@@ -101,7 +101,7 @@ def test_rows_end_at_every_eos_id_of_the_models_generation_config(tiny_llama):
 
 def _hf_generate(model, tok, prompts, max_new, sample, templated=False):
     """model.generate on the same left-padded batch: the reference."""
-    from expo_lite.sampling import Generation, _cut_at_eos, inference_mode
+    from expo_lite.core.sampling import Generation, _cut_at_eos, inference_mode
 
     texts = prompts if templated else [tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
                                                                add_generation_prompt=True) for p in prompts]
@@ -129,10 +129,10 @@ def test_explanation_tries_ride_in_trls_rollout_call(tiny_llama, tmp_path, expla
     with a call of their own, and TRL's rollouts (what it scores and trains on) are ordinary completions."""
     import transformers.generation.utils as gen
 
+    from expo_lite.algorithms.grpo import ExPGRPOConfig, ExPGRPOTrainer
     from expo_lite.config import ExplainConfig
-    from expo_lite.grpo import ExPGRPOConfig, ExPGRPOTrainer
-    from expo_lite.tasks import load_task
-    from expo_lite.train import build_prompt_dataset
+    from expo_lite.data.tasks import load_task
+    from expo_lite.recipes.train import build_prompt_dataset
 
     def one_step(mode):
         model, tok = load_model(ExpoConfig.model_validate({"model": {"name": str(tiny_llama), "backend": "hf",

@@ -9,9 +9,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from expo_lite.answers import answers_match
 from expo_lite.config import TaskConfig
-from expo_lite.tasks import TaskError, load_task
+from expo_lite.data.tasks import TaskError, load_task
+from expo_lite.verify.answers import answers_match
 
 GSM8K_ROWS = [
     {"question": "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. "

@@ -29,12 +29,12 @@ class Check:
 
 def make_trainer(cfg: ExpoConfig, model: Any, tokenizer: Any, workdir: Path, reward: Any = None, **extra: Any):
     """ExPGRPOTrainer exactly as `expo-lite train` builds it (train.py), without the run directory."""
-    from ..answers import correctness_reward
-    from ..grpo import ExPGRPOTrainer
-    from ..precision import model_dtype
-    from ..rundir import RunDir
-    from ..tasks import answer_format, load_task
-    from ..train import build_prompt_dataset, grpo_args
+    from ..algorithms.grpo import ExPGRPOTrainer
+    from ..data.tasks import answer_format, load_task
+    from ..models.precision import model_dtype
+    from ..recipes.train import build_prompt_dataset, grpo_args
+    from ..run.rundir import RunDir
+    from ..verify.answers import correctness_reward
 
     task = load_task(cfg.task)
     dataset, _ = build_prompt_dataset(task.problems, answer_format(cfg.task), cfg, tokenizer)
@@ -50,9 +50,9 @@ def lora_params(model: Any) -> list[tuple[str, torch.Tensor]]:
 
 def expert_examples(cfg: ExpoConfig, tokenizer: Any, n: int = 2) -> list[tuple[list[int], list[int]]]:
     """(P(q) ids, normalised expert solution ids) of the task's first `n` problems."""
-    from ..explain import completion_ids_for, normalised_target
-    from ..prompts import standard_prompt
-    from ..tasks import answer_format, load_task
+    from ..algorithms.explain import completion_ids_for, normalised_target
+    from ..data.prompts import standard_prompt
+    from ..data.tasks import answer_format, load_task
 
     fmt = answer_format(cfg.task)
     out = []
@@ -73,7 +73,7 @@ def alternating_reward(completions: list[Any], **_: Any) -> list[float]:
 def rewards_per_group(model: Any, tokenizer: Any, cfg: ExpoConfig, workdir: Path) -> Check:
     """One training step: every reward call sees the whole generation batch, and there is one solved flag per
     group of num_generations rollouts (what explain_on: unsolved relies on)."""
-    from ..answers import correctness_reward
+    from ..verify.answers import correctness_reward
 
     sizes: list[int] = []
 
@@ -93,8 +93,8 @@ def rewards_per_group(model: Any, tokenizer: Any, cfg: ExpoConfig, workdir: Path
 
 def sft_sees_logits(model: Any, tokenizer: Any, cfg: ExpoConfig, tolerance: float) -> Check:
     """Our SFT NLL equals the plain full-logits NLL, with Unsloth's hidden-states flag off and on."""
-    from ..model import reset_unsloth_flags
-    from ..sft import collate, nll_sum
+    from ..algorithms.sft import collate, nll_sum
+    from ..models.loader import reset_unsloth_flags
 
     batch = collate(expert_examples(cfg, tokenizer), tokenizer.pad_token_id, device=next(model.parameters()).device)
     was_training = model.training
@@ -129,8 +129,8 @@ def model_state(model: Any, tokenizer: Any) -> dict[str, Any]:
 
 def state_across_explanation(model: Any, tokenizer: Any, cfg: ExpoConfig) -> Check:
     """Training mode, gradient checkpointing, padding side and cache flag unchanged by an explanation call."""
-    from ..explain import explain
-    from ..tasks import answer_format, load_task
+    from ..algorithms.explain import explain
+    from ..data.tasks import answer_format, load_task
 
     if hasattr(model, "for_training"):
         model.for_training()
@@ -211,7 +211,7 @@ def gradient_decomposition(model: Any, tokenizer: Any, cfg: ExpoConfig, workdir:
 
 def learns(model: Any, tokenizer: Any, cfg: ExpoConfig, workdir: Path, steps: int) -> Check:
     """With a large SFT weight on expert targets, the weights move and the targets' NLL falls."""
-    from ..logprobs import score_completions
+    from ..core.logprobs import score_completions
 
     examples = expert_examples(cfg, tokenizer)
     before_w = {n: p.detach().clone() for n, p in lora_params(model)}
@@ -233,9 +233,9 @@ def learns(model: Any, tokenizer: Any, cfg: ExpoConfig, workdir: Path, steps: in
 def online_dpo(configs: dict[str, ExpoConfig]) -> Check:
     """`expo-lite train` of a 2-round online ExP-DPO per positive source: both rounds complete, adapter saved.
     A weak model may write no valid self-explanation at all; only then may that source build no pairs."""
-    from ..dpo import completed_rounds
     from ..io import read_jsonl
-    from ..train import run_training
+    from ..recipes.dpo import completed_rounds
+    from ..recipes.train import run_training
 
     details, ok, facts = [], True, {}
     for source, cfg in configs.items():

@@ -17,11 +17,11 @@ def _plain(value):
 
 
 def resolved() -> dict[str, dict]:
+    from expo_lite.algorithms.grpo import ExPGRPOConfig
     from expo_lite.config import load_config
-    from expo_lite.dpo import dpo_args
-    from expo_lite.grpo import ExPGRPOConfig
-    from expo_lite.rundir import RunDir
-    from expo_lite.train import grpo_args
+    from expo_lite.recipes.dpo import dpo_args
+    from expo_lite.recipes.train import grpo_args
+    from expo_lite.run.rundir import RunDir
 
     out = {}
     for path in RECIPES:

@@ -52,7 +52,7 @@ def build_gpu_user_stack() -> dict[str, str]:
     wrong = {k: v for k, v in versions.items() if v != EXPECTED[k]}
     if wrong:
         raise RuntimeError(f"the GPU-user lane expects {EXPECTED}, found {versions}; rebuild it: make test-gpu-stack")
-    from expo_lite.unsloth_trainers import is_unsloth_class
+    from expo_lite.algorithms.unsloth_trainers import is_unsloth_class
 
     for name in ("GRPOTrainer", "GRPOConfig", "DPOTrainer", "DPOConfig"):
         if not is_unsloth_class(getattr(trl, name)):

@@ -56,8 +56,8 @@ def dress_as_fast_language_model(model: Any, tokenizer: Any, gradient_checkpoint
 
 
 def load_like_fast_language_model(path: str, mcfg: Any, lora: Any):
-    """Stands in for expo_lite.model._load_unsloth (FastLanguageModel, which needs CUDA): hf loading, dressed."""
-    from expo_lite.model import _load_hf, prepare_tokenizer
+    """Stands in for expo_lite.models.loader._load_unsloth (FastLanguageModel, which needs CUDA): hf loading, dressed."""
+    from expo_lite.models.loader import _load_hf, prepare_tokenizer
 
     model, tokenizer = _load_hf(path, mcfg, lora)
     tokenizer = prepare_tokenizer(tokenizer, mcfg.chat_template)
@@ -120,7 +120,7 @@ def install_kernel_stand_in() -> str:
 
 def install_all() -> None:
     """Both stand-ins, for the whole lane process."""
-    import expo_lite.model
+    import expo_lite.models.loader
 
-    expo_lite.model._load_unsloth = load_like_fast_language_model
+    expo_lite.models.loader._load_unsloth = load_like_fast_language_model
     install_kernel_stand_in()

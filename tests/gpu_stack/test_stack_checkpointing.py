@@ -9,10 +9,10 @@ import pytest
 import torch
 from transformers import TrainerCallback
 
-from expo_lite.dpo import train_exp_dpo
-from expo_lite.model import load_model
-from expo_lite.rundir import create_run_dir
-from expo_lite.tasks import load_task
+from expo_lite.data.tasks import load_task
+from expo_lite.models.loader import load_model
+from expo_lite.recipes.dpo import train_exp_dpo
+from expo_lite.run.rundir import create_run_dir
 from expo_lite.testing import contract
 
 

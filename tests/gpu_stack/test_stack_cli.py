@@ -14,7 +14,7 @@ from pathlib import Path
 from resolved_args import REPO
 from test_interrupt import DRIVER, SECONDS_TO_EXIT, _ignore_sigint, interrupt_when_marked, logged_steps
 
-from expo_lite.rundir import last_complete_checkpoint
+from expo_lite.run.rundir import last_complete_checkpoint
 
 STEPS = 4
 LANE = REPO / "tests" / "gpu_stack"

@@ -8,14 +8,14 @@ import pytest
 import trl
 from transformers import TrainerCallback
 
-from expo_lite.dpo import completed_rounds, train_exp_dpo
+from expo_lite.algorithms.unsloth_trainers import is_unsloth_class
+from expo_lite.data.tasks import load_task
 from expo_lite.io import read_jsonl
-from expo_lite.model import load_model
-from expo_lite.rundir import create_run_dir
-from expo_lite.tasks import load_task
+from expo_lite.models.loader import load_model
+from expo_lite.recipes.dpo import completed_rounds, train_exp_dpo
+from expo_lite.recipes.train import run_training
+from expo_lite.run.rundir import create_run_dir
 from expo_lite.testing import contract
-from expo_lite.train import run_training
-from expo_lite.unsloth_trainers import is_unsloth_class
 
 
 class SeesTheTrainer(TrainerCallback):
@@ -36,7 +36,7 @@ def test_offline_exp_dpo_on_unsloths_dpo_trainer(lane_config, tmp_path, source):
     cfg = lane_config("algo.name=exp_dpo", f"algo.positive_source={source}", "task.num_problems=3",
                       "train.per_device_train_batch_size=2", "explain.num_tries=2")
     if source == "self_explanation":  # a random model's tries never verify: let every try through to build pairs
-        import expo_lite.explain as explain_module
+        import expo_lite.algorithms.explain as explain_module
         original = explain_module.check_explanation
         explain_module.check_explanation = lambda text, *a, **k: (explain_module.VALID, text)
     try:

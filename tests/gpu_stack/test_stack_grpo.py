@@ -8,11 +8,11 @@ import pytest
 import torch
 import trl
 
+from expo_lite.algorithms.grpo import ExPGRPOConfig, ExPGRPOTrainer, same_run_kwargs
+from expo_lite.algorithms.unsloth_trainers import is_unsloth_class, keep_float32
 from expo_lite.config import ExplainConfig
-from expo_lite.grpo import ExPGRPOConfig, ExPGRPOTrainer, same_run_kwargs
-from expo_lite.model import load_model
+from expo_lite.models.loader import load_model
 from expo_lite.testing import contract
-from expo_lite.unsloth_trainers import is_unsloth_class, keep_float32
 
 ALGO = {"self_explanation": "exp_grpo", "expert_cot": "grpo_sft_gt", "none": "grpo"}
 
@@ -50,7 +50,7 @@ def test_explain_on_unsolved_explains_only_groups_without_a_correct_rollout(lane
     cfg = lane_config("algo.explain_on=unsolved", "train.max_steps=1", "task.num_problems=4",
                       "train.per_device_train_batch_size=8")
     model, tok = load_model(cfg)
-    from expo_lite.tasks import load_task
+    from expo_lite.data.tasks import load_task
 
     solved = {p.id for p in load_task(cfg.task).problems[::2]}
 
@@ -110,8 +110,8 @@ def test_positive_source_none_is_exactly_unsloths_grpo_trainer(lane_config, tmp_
     for name in ("unsloth", "ours"):
         cfg = lane_config("algo.name=grpo")
         model, tok = load_model(cfg)
-        from expo_lite.tasks import load_task
-        from expo_lite.train import build_prompt_dataset
+        from expo_lite.data.tasks import load_task
+        from expo_lite.recipes.train import build_prompt_dataset
 
         data, _ = build_prompt_dataset(load_task(cfg.task).problems, "hash", cfg, tok)
         if name == "unsloth":
@@ -198,8 +198,8 @@ def test_learns_from_expert_targets(lane_config, tmp_path):
 
 
 def test_every_metric_the_dashboard_and_log_lines_read_is_logged(lane_config, tmp_path):
-    from expo_lite.callbacks import LINE_FIELDS
-    from expo_lite.dashboard import ROWS
+    from expo_lite.run.callbacks import LINE_FIELDS
+    from expo_lite.run.dashboard import ROWS
 
     cfg = lane_config("algo.name=grpo_sft_gt")
     model, tok = load_model(cfg)
@@ -247,8 +247,8 @@ def test_a_float32_model_trains_in_float32_not_under_unsloths_autocast(lane_conf
     flags = {}
     for name in ("unsloth", "ours"):
         model, tok = load_model(cfg)
-        from expo_lite.tasks import load_task
-        from expo_lite.train import build_prompt_dataset
+        from expo_lite.data.tasks import load_task
+        from expo_lite.recipes.train import build_prompt_dataset
 
         data, _ = build_prompt_dataset(load_task(cfg.task).problems, "hash", cfg, tok)
         kwargs = dict(output_dir=str(tmp_path / name), per_device_train_batch_size=4, num_generations=2, use_cpu=True,

@@ -59,7 +59,7 @@ sys.path.insert(0, sys.argv[2])
 import trl
 from expo_lite.testing.tiny import build_tiny_model
 from expo_lite.config import ExpoConfig
-from expo_lite.model import load_model
+from expo_lite.models.loader import load_model
 from expo_lite.testing import contract
 
 out = {"trl": trl.__version__, "unsloth_imported": "unsloth" in sys.modules}
@@ -84,7 +84,7 @@ out["grpo_loss"] = trainer.state.log_history[0]["loss"]
 out["grpo_calls"] = TorchChunkedLogProb.calls
 dpo = cfg.model_copy(update={"algo": cfg.algo.model_copy(update={"name": "exp_dpo", "positive_source": "expert_cot"}),
                              "train": cfg.train.model_copy(update={"per_device_train_batch_size": 2})})
-from expo_lite.train import run_training
+from expo_lite.recipes.train import run_training
 run = run_training(dpo)
 rounds = [json.loads(x) for x in run.metrics_path.read_text().splitlines() if "round_end" in x]
 out["dpo_rounds"], out["dpo_calls"] = len(rounds), TorchChunkedLogProb.calls - out["grpo_calls"]

@@ -228,7 +228,7 @@ class Sandbox:
 
     def _spawn(self) -> None:
         package_parent = str(Path(__file__).resolve().parents[1])
-        code = f"import sys; sys.path.insert(0, {package_parent!r}); from expo_lite.sympy_sandbox import serve; serve()"
+        code = f"import sys; sys.path.insert(0, {package_parent!r}); from expo_lite.verify.sympy_sandbox import serve; serve()"
         self._proc = subprocess.Popen(
             [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL, start_new_session=True, env={**os.environ, "OMP_NUM_THREADS": "1"},

@@ -43,18 +43,13 @@ class Row:
     top_k: int = 0
 
 
-def chat_prompt(tokenizer: Any, user_text: str, system: str | None = None) -> str:
-    messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user_text}]
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-
-
 @contextlib.contextmanager
 def inference_mode(model: Any) -> Iterator[None]:
     """eval() + KV cache on for generation; restores training mode and the cache flag after. Also clears a
     leaked UNSLOTH_RETURN_HIDDEN_STATES (generation must see logits; no Unsloth loss runs inside this), and keeps
     the padding side of the tokenizer an Unsloth model carries (its for_training() sets it to 'right',
     for_inference() to 'left': leaving a scoring call would otherwise leave the tokenizer right-padded)."""
-    from .model import reset_unsloth_flags
+    from ..models.loader import reset_unsloth_flags
 
     reset_unsloth_flags()
     was_training = model.training

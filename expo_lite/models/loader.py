@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import EMBEDDED_MODEL, ExpoConfig, LoraSection, ModelConfig
+from ..config import EMBEDDED_MODEL, ExpoConfig, LoraSection, ModelConfig
 
 
 class ModelLoadError(RuntimeError):
@@ -257,7 +257,7 @@ def load_model(cfg: ExpoConfig | ModelConfig, lora: LoraSection | None = None):
         mcfg, lora = cfg.model, cfg.lora
     else:
         mcfg, lora = cfg, lora or LoraSection()
-    from .quiet import quiet_progress_bars
+    from ..quiet import quiet_progress_bars
 
     backend = choose_backend(mcfg.backend)
     if backend.name == "unsloth":

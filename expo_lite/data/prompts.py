@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .config import PromptConfig
-from .sampling import chat_prompt
+from ..config import PromptConfig
 
 INSTRUCTIONS = {
     "hash": 'Solve the problem step by step. Write the final answer on the last line as "#### <answer>".',
@@ -28,6 +27,12 @@ def user_text(question: str, fmt: str, prompts: PromptConfig, answer: str | None
     if answer is None:
         return prompts.template.format(question=question, instruction=instruction)
     return prompts.hint_template.format(question=question, instruction=instruction, answer=answer)
+
+
+def chat_prompt(tokenizer: Any, user: str, system: str | None = None) -> str:
+    """A one-turn conversation through the tokenizer's chat template, ready for the assistant's reply."""
+    messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
 def standard_prompt(tokenizer: Any, question: str, fmt: str, prompts: PromptConfig) -> str:

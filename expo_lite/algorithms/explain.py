@@ -22,12 +22,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .answers import answers_match, final_answer_span, sentence_start
-from .config import ExplainConfig, PromptConfig
-from .logprobs import score_completions
-from .prompts import final_line, hint_prompt, standard_prompt
-from .sampling import Generation, Row, decode
-from .tasks import Problem
+from ..config import ExplainConfig, PromptConfig
+from ..core.logprobs import score_completions
+from ..core.sampling import Generation, Row, decode
+from ..data.prompts import final_line, hint_prompt, standard_prompt
+from ..data.tasks import Problem
+from ..verify.answers import answers_match, final_answer_span, sentence_start
 
 REASONS = ("truncated", "no_answer", "wrong_answer", "leak", "too_short")  # in the order they are checked
 VALID = "ok"

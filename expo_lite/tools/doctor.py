@@ -22,8 +22,8 @@ def collect() -> dict[str, object]:
     """Facts only; importing unsloth here would patch trainers, so the backend choice is not imported."""
     import torch
 
-    from . import embedded
-    from .model import choose_backend
+    from ..models import embedded
+    from ..models.loader import choose_backend
 
     info: dict[str, object] = {
         "python": platform.python_version(),
@@ -36,7 +36,7 @@ def collect() -> dict[str, object]:
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
         info["gpu"] = f"{props.name}, {props.total_memory / 2**30:.1f} GiB"
-        from .precision import gpu_has_native_bf16
+        from ..models.precision import gpu_has_native_bf16
 
         info["bf16"] = gpu_has_native_bf16()  # native only: a T4 emulates bf16 (slowly)
     choice = choose_backend("auto")

@@ -32,8 +32,12 @@ import torch
 # its loss). Import this module after load_model(); ExPGRPOTrainer checks that the order was right.
 from trl import GRPOConfig, GRPOTrainer
 
-from . import distributed
-from .config import ExplainConfig, PromptConfig
+from ..config import ExplainConfig, PromptConfig
+from ..core import distributed
+from ..core.logprobs import unwrap
+from ..core.sampling import Generation, eos_ids, joint_compatible, joint_generate
+from ..data.prompts import standard_prompt
+from ..data.tasks import Problem
 from .explain import (
     Explanation,
     completion_ids_for,
@@ -43,12 +47,8 @@ from .explain import (
     judge,
     normalised_target,
 )
-from .logprobs import unwrap
-from .prompts import standard_prompt
-from .sampling import Generation, eos_ids, joint_compatible, joint_generate
 from .schedules import beta_at
 from .sft import collate, nll_sum
-from .tasks import Problem
 from .unsloth_trainers import (
     ensure_mode_methods,
     init_arguments,
@@ -129,7 +129,7 @@ def same_run_kwargs(parent: type, kwargs: dict[str, Any]) -> dict[str, Any]:
     - whole prompt groups per generation batch, refused as TRL refuses them (Unsloth's config silently sets
       per_device_train_batch_size to num_generations instead);
     - on Unsloth's class, TRL's default for every argument whose Unsloth default differs (unsloth_trainers.py)."""
-    from .precision import gpu_has_native_bf16, mixed_precision
+    from ..models.precision import gpu_has_native_bf16, mixed_precision
 
     kwargs = dict(kwargs)
     trl_defaults = {f.name: f.default for f in fields(trl_class(parent) or parent)}
@@ -168,8 +168,8 @@ def check_trainer_matches_model(trainer_class: type, model: Any, processes: int)
     if torch.cuda.is_available() and unsloth_model and not unsloth_parent:
         raise RuntimeError(
             "ExPGRPOTrainer sits on TRL's plain GRPOTrainer but the model is an Unsloth model: "
-            "expo_lite.grpo was imported before unsloth. Restart the kernel and call load_model(...) before "
-            "`from expo_lite.grpo import ...` (Unsloth must patch TRL first)."
+            "expo_lite.algorithms.grpo was imported before unsloth. Restart the kernel and call load_model(...) before "
+            "`from expo_lite.algorithms.grpo import ...` (Unsloth must patch TRL first)."
         )
 
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .config import ExpoConfig
+from ..config import ExpoConfig
 
 
 def common_training_kwargs(cfg: ExpoConfig, output_dir: Path, model_dtype: Any = None) -> dict[str, Any]:
     """`model_dtype`: the dtype the loaded model computes in; the bf16/fp16 flags follow it (precision.py)."""
     import torch
 
-    from .precision import mixed_precision
+    from ..models.precision import mixed_precision
 
     t = cfg.train
     on_gpu = torch.cuda.is_available()

@@ -19,8 +19,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import ExpoConfig
-from .io import append_jsonl, atomic_write_text
+from ..config import ExpoConfig
+from ..io import append_jsonl, atomic_write_text
 
 # Errors that mean "this machine cannot write there", as opposed to a bug: answered with exit 5.
 WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EISDIR}

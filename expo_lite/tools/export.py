@@ -10,9 +10,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .config import load_config
-from .model import ModelLoadError, _check_loadable, prepare_tokenizer, resolve_model_path, torch_dtype
-from .rundir import CONFIG_FILE, RunDir
+from ..config import load_config
+from ..models.loader import (
+    ModelLoadError,
+    _check_loadable,
+    prepare_tokenizer,
+    resolve_model_path,
+    torch_dtype,
+)
+from ..run.rundir import CONFIG_FILE, RunDir
 
 
 def merge_adapter(run_dir: str | Path, out_dir: str | Path | None = None, dtype: str = "auto") -> Path:

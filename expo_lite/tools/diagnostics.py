@@ -12,11 +12,11 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from .config import ExpoConfig
-from .explain import REASONS, Explanation, completion_ids_for, explain, normalised_target
-from .logprobs import SequenceScore, score_completions
-from .prompts import standard_prompt
-from .tasks import Problem
+from ..algorithms.explain import REASONS, Explanation, completion_ids_for, explain, normalised_target
+from ..config import ExpoConfig
+from ..core.logprobs import SequenceScore, score_completions
+from ..data.prompts import standard_prompt
+from ..data.tasks import Problem
 
 EXPLAIN_BATCH = 8  # questions sampled together (and appended to explanations.jsonl together)
 
@@ -99,11 +99,11 @@ def run_explain(cfg: ExpoConfig, split: str | None = None, limit: int | None = N
     """Explain a task split into a run directory; returns (run dir, summary). Explanations are appended as
     each batch finishes, so a Ctrl-C keeps what was explained (the summary needs the whole split)."""
 
-    from .io import append_jsonl, atomic_write_json
-    from .model import load_model
-    from .progress import PhaseProgress, make_console
-    from .rundir import RunLock, check_writable, create_run_dir
-    from .tasks import load_task
+    from ..data.tasks import load_task
+    from ..io import append_jsonl, atomic_write_json
+    from ..models.loader import load_model
+    from ..progress import PhaseProgress, make_console
+    from ..run.rundir import RunLock, check_writable, create_run_dir
 
     console = console or make_console()
     task = load_task(cfg.task, split)

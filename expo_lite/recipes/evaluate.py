@@ -11,12 +11,12 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .answers import are_correct
-from .config import ExpoConfig
-from .prompts import standard_prompt
-from .sampling import MAX_ROWS, Row, decode
-from .stats import mean_interval
-from .tasks import Problem
+from ..config import ExpoConfig
+from ..core.sampling import MAX_ROWS, Row, decode
+from ..data.prompts import standard_prompt
+from ..data.tasks import Problem
+from ..stats import mean_interval
+from ..verify.answers import are_correct
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -104,12 +104,12 @@ def run_eval(target: str, overrides: list[str] | None = None, split: str | None 
     from rich.table import Table
     from transformers import set_seed
 
-    from .config import load_config
-    from .io import atomic_write_json
-    from .model import load_adapter_weights, load_model, reset_unsloth_flags
-    from .progress import PhaseProgress, make_console
-    from .rundir import CONFIG_FILE, RunDir, RunLock, create_run_dir
-    from .tasks import answer_format, load_task
+    from ..config import load_config
+    from ..data.tasks import answer_format, load_task
+    from ..io import atomic_write_json
+    from ..models.loader import load_adapter_weights, load_model, reset_unsloth_flags
+    from ..progress import PhaseProgress, make_console
+    from ..run.rundir import CONFIG_FILE, RunDir, RunLock, create_run_dir
 
     console = console or make_console()
     reset_unsloth_flags()

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from .logprobs import masked_logprobs
+from ..core.logprobs import masked_logprobs
 
 
 @dataclass

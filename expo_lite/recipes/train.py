@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from . import distributed
-from .config import ExpoConfig
-from .rundir import RunDir, create_run_dir, last_complete_checkpoint, save_interrupted
+from ..config import ExpoConfig
+from ..core import distributed
+from ..run.rundir import RunDir, create_run_dir, last_complete_checkpoint, save_interrupted
 
 
 def build_prompt_dataset(problems: list, fmt: str, cfg: ExpoConfig, tokenizer: Any):
@@ -25,7 +25,7 @@ def build_prompt_dataset(problems: list, fmt: str, cfg: ExpoConfig, tokenizer: A
     Prompts longer than train.max_prompt_length tokens are dropped and counted."""
     from datasets import Dataset
 
-    from .prompts import standard_prompt, user_text
+    from ..data.prompts import standard_prompt, user_text
 
     rows, too_long = [], 0
     system = [{"role": "system", "content": cfg.prompt.system}] if cfg.prompt.system else []
@@ -47,7 +47,7 @@ def check_grpo_batch(cfg: ExpoConfig, n_prompts: int) -> None:
     """What TRL needs of the batch, checked before anything is loaded or written. TRL samples whole
     groups of `num_generations` rollouts per generation batch and drops an incomplete last batch, so
     with fewer prompts than one generation batch holds it trains 0 steps and reports success."""
-    from .tasks import TaskError
+    from ..data.tasks import TaskError
 
     t, g = cfg.train, cfg.algo.num_generations
     world = distributed.world_size()
@@ -63,8 +63,8 @@ def check_grpo_batch(cfg: ExpoConfig, n_prompts: int) -> None:
 
 
 def grpo_args(cfg: ExpoConfig, run: RunDir, model_dtype: Any = None):
-    from .grpo import ExPGRPOConfig
-    from .tasks import answer_format
+    from ..algorithms.grpo import ExPGRPOConfig
+    from ..data.tasks import answer_format
     from .trainer_args import common_training_kwargs
 
     t, a = cfg.train, cfg.algo
@@ -96,10 +96,10 @@ def run_training(cfg: ExpoConfig, resume: bool = False, console: Any = None) -> 
 
     from rich.console import Console
 
-    from .model import load_model, reset_unsloth_flags
-    from .progress import make_console
-    from .rundir import RunLock, check_writable, is_write_failure, write_failure
-    from .tasks import load_task
+    from ..data.tasks import load_task
+    from ..models.loader import load_model, reset_unsloth_flags
+    from ..progress import make_console
+    from ..run.rundir import RunLock, check_writable, is_write_failure, write_failure
 
     console = console or make_console()
     reset_unsloth_flags()  # a flag left over from a failed run in the same notebook kernel
@@ -150,8 +150,8 @@ def answer_oom(cfg: ExpoConfig, during: str) -> Iterator[None]:
     """A CUDA OOM becomes GPUOutOfMemoryError with the planner's advice (checkpoints on disk are untouched)."""
     import torch
 
-    from .model import reset_unsloth_flags
-    from .planner import GPUOutOfMemoryError, gpu_total_gib, oom_message
+    from ..models.loader import reset_unsloth_flags
+    from ..run.planner import GPUOutOfMemoryError, gpu_total_gib, oom_message
 
     try:
         yield
@@ -161,8 +161,8 @@ def answer_oom(cfg: ExpoConfig, during: str) -> Iterator[None]:
 
 
 def _run_dpo(cfg, run, model, tokenizer, task, console, dashboard) -> None:
+    from ..data.tasks import answer_format
     from .dpo import train_exp_dpo
-    from .tasks import answer_format
 
     train_exp_dpo(cfg, run, model, tokenizer, task.problems, answer_format(cfg.task), console,
                   callbacks=[dashboard] if dashboard else None, step_lines=dashboard is None)
@@ -173,12 +173,12 @@ def _run_dpo(cfg, run, model, tokenizer, task, console, dashboard) -> None:
 def _run_grpo(cfg, run, model, tokenizer, task, console, dashboard, resume: bool) -> None:
     from transformers.trainer_callback import PrinterCallback
 
-    from .answers import correctness_reward
-    from .callbacks import MetricsLogger, StopOnNonFiniteLoss
-    from .grpo import ExPGRPOTrainer
-    from .io import append_jsonl
-    from .precision import model_dtype
-    from .tasks import answer_format
+    from ..algorithms.grpo import ExPGRPOTrainer
+    from ..data.tasks import answer_format
+    from ..io import append_jsonl
+    from ..models.precision import model_dtype
+    from ..run.callbacks import MetricsLogger, StopOnNonFiniteLoss
+    from ..verify.answers import correctness_reward
 
     dataset, too_long = build_prompt_dataset(task.problems, answer_format(cfg.task), cfg, tokenizer)
     if too_long:
@@ -235,7 +235,7 @@ def _dashboard(cfg: ExpoConfig, model: Any, console: Any):
         return None
     import torch
 
-    from .dashboard import Dashboard
+    from ..run.dashboard import Dashboard
 
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU x{torch.get_num_threads()}"
     return Dashboard({"algo": cfg.algo.name, "model": cfg.model.name, "backend": model.expo_backend,

@@ -96,7 +96,7 @@ def keep_float32(model: Any, args: Any, trainer_class: type) -> None:
     no bf16 (and on CPU) and autocasts to bf16 where it has (which `note_precision_change` reports)."""
     import torch
 
-    from .precision import model_dtype
+    from ..models.precision import model_dtype
 
     if is_unsloth_class(trainer_class) and model_dtype(model) == torch.float32 and not (args.bf16 or args.fp16):
         for m in _model_chain(model):

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .answers import gold_is_parseable, normalize
-from .config import TaskConfig
-from .extraction import boxed_answer
+from ..config import TaskConfig
+from ..verify.answers import gold_is_parseable, normalize
+from ..verify.extraction import boxed_answer
 
 GSM8K_HUB = "openai/gsm8k"
 MATH_HUB = "DigitalLearningGmbH/MATH-lighteval"  # the MATH schema: problem, level "Level k", type, solution

@@ -24,8 +24,8 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .config import ExpoConfig
-from .logprobs import LOGIT_BLOCK_TOKENS, SCORING_TOKENS_PER_FORWARD
+from ..config import ExpoConfig
+from ..core.logprobs import LOGIT_BLOCK_TOKENS, SCORING_TOKENS_PER_FORWARD
 
 GIB = 2**30
 

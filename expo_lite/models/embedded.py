@@ -80,8 +80,8 @@ def _convert(source: Path, target: Path) -> None:
     import transformers.modeling_gguf_pytorch_utils as gguf_utils
     from rich.console import Console
 
-    from .progress import PhaseProgress
-    from .quiet import verbose_requested
+    from ..progress import PhaseProgress
+    from ..quiet import verbose_requested
 
     work = f"converting the embedded {MODEL_DIRNAME} from GGUF once (~25 s on 2 cores) into {target}"
     bar = gguf_utils.tqdm

@@ -11,14 +11,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .io import atomic_write_text, read_jsonl
+from ..io import atomic_write_text, read_jsonl
 
 METHOD_NAMES = {"exp_grpo": "ExP-GRPO", "grpo": "GRPO", "grpo_sft_gt": "GRPO+SFT-GT-CoT", "exp_dpo": "ExP-DPO"}
 
 
 def load_run(path: Path) -> dict[str, Any]:
     """A run's label, config facts, eval.json and metrics (each optional, except the config)."""
-    from .config import load_config
+    from ..config import load_config
 
     if not (path / "config.yaml").is_file():
         raise FileNotFoundError(f"{path} is not a run directory (no config.yaml)")

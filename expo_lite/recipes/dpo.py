@@ -1,13 +1,4 @@
-"""ExP-DPO: preference pairs whose preferred response the policy wrote itself, trained with TRL's DPO.
-
-For each question:
-  chosen   = a valid self-explanation of the gold answer (the engine in explain.py), or the dataset's
-             written solution for the expert-CoT baseline (`positive_source: expert_cot`);
-  rejected = one of the policy's own incorrect CoTs sampled from P(q). Rule: among the incorrect
-             samples prefer the ones that finished (a real wrong answer over a cut-off one), and among
-             those the most likely under P(q): the mistake the policy is most inclined to make.
-Both are conditioned on P(q); the hinted prompt is only used to sample the explanation. Questions with
-no valid chosen or no incorrect rejected are skipped and counted by reason.
+"""ExP-DPO rounds: build preference pairs (algorithms/dpo_pairs.py) and train on them with TRL's DPOTrainer.
 
 Modes: `offline` builds every pair once from the initial policy, then trains; `online` runs
 `algo.rounds` rounds, each rebuilding pairs from the *current* policy on its own slice of questions
@@ -21,21 +12,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from . import distributed
-from .answers import are_correct
-from .config import ExpoConfig
-from .explain import completion_ids_for, explanation_rows, group_tries, judge, normalised_target
-from .io import append_jsonl, atomic_write_json, atomic_write_text, read_jsonl
-from .logprobs import score_completions
-from .model import load_adapter_weights
-from .prompts import standard_prompt, user_text
-from .sampling import Generation, Row, decode
-from .tasks import Problem
-from .unsloth_trainers import (
+from ..algorithms.dpo_pairs import Pair, PairSet, build_pairs, fitting_pairs, merge_pair_sets
+from ..algorithms.unsloth_trainers import (
     ensure_mode_methods,
     is_unsloth_class,
     keep_float32,
@@ -43,129 +25,11 @@ from .unsloth_trainers import (
     note_precision_change,
     trl_defaults_for,
 )
-
-PAIR_CHUNK_QUESTIONS = 8  # questions sampled together; progress and the partial-pairs file advance per chunk
-SKIP_NO_CHOSEN = "no valid chosen"
-SKIP_NO_REJECTED = "no incorrect rollout"
-
-
-@dataclass
-class Pair:
-    problem_id: str
-    round: int
-    question: str
-    answer: str
-    level: int | None
-    prompt: list[dict[str, str]]  # conversational P(q): TRL applies the chat template
-    chosen: str
-    rejected: str
-    chosen_source: str
-    chosen_mean_logprob: float  # under P(q), by the policy that built the pair
-    rejected_mean_logprob: float
-
-
-@dataclass
-class PairSet:
-    pairs: list[Pair]
-    skipped: Counter
-    rollouts: int
-    correct_rollouts: int
-
-    @property
-    def rollout_accuracy(self) -> float:
-        return self.correct_rollouts / max(self.rollouts, 1)
-
-
-def build_pairs(model: Any, tokenizer: Any, problems: list[Problem], fmt: str, cfg: ExpoConfig, round_index: int = 0,
-                on_chunk: Any = None, chunk_size: int = PAIR_CHUNK_QUESTIONS) -> PairSet:
-    """Sample, check and pair (see the module docstring), `chunk_size` questions at a time; after each chunk
-    `on_chunk(chunk_problems, chunk_pairset)` (progress, the partial-pairs file)."""
-    parts = []
-    for start in range(0, len(problems), chunk_size):
-        chunk = problems[start : start + chunk_size]
-        part = _build_chunk(model, tokenizer, chunk, fmt, cfg, round_index)
-        parts.append(part)
-        if on_chunk is not None:
-            on_chunk(chunk, part)
-    return merge_pair_sets(parts) if parts else PairSet([], Counter(), 0, 0)
-
-
-def _build_chunk(model: Any, tokenizer: Any, problems: list[Problem], fmt: str, cfg: ExpoConfig, round_index: int) -> PairSet:
-    """The chunk's G rollouts per question and (for self-explanations) its explanation tries, in one decode."""
-    prompts = [standard_prompt(tokenizer, p.question, fmt, cfg.prompt) for p in problems]
-    g, t = cfg.algo.num_generations, cfg.train
-    rows = [Row(tuple(tokenizer(prompt, add_special_tokens=False)["input_ids"]), t.temperature, t.max_completion_length)
-            for prompt in prompts for _ in range(g)]
-    explaining = cfg.algo.positive_source == "self_explanation"
-    tries_rows = explanation_rows(tokenizer, problems, fmt, cfg.explain, cfg.prompt) if explaining else []
-    if cfg.explain.top_p == 1.0:  # rollouts sample without top-p: one call can hold both
-        samples = decode(model, tokenizer, rows + tries_rows)
-    else:
-        samples = decode(model, tokenizer, rows) + decode(model, tokenizer, tries_rows, top_p=cfg.explain.top_p)
-    rollouts = [samples[i * g : (i + 1) * g] for i in range(len(problems))]
-    if explaining:
-        tries = group_tries(samples[len(problems) * g :], cfg.explain.num_tries)
-        records = judge(model, tokenizer, problems, tries, fmt, cfg.explain, cfg.prompt)
-        chosen_texts = [r.text if r.valid else None for r in records]
-    else:
-        chosen_texts = [normalised_target(p.solution, p.answer, fmt) if p.solution else None for p in problems]
-    return assemble_pairs(model, tokenizer, problems, prompts, rollouts, chosen_texts, fmt, cfg, round_index)
-
-
-def assemble_pairs(model: Any, tokenizer: Any, problems: list[Problem], prompts: list[str],
-                   rollouts: list[list[Generation]], chosen_texts: list[str | None], fmt: str, cfg: ExpoConfig,
-                   round_index: int = 0) -> PairSet:
-    """Verify the rollouts, pick each question's rejected CoT, score both sides under P(q)."""
-    positive = cfg.algo.positive_source
-    skipped: Counter = Counter()
-    candidates = []  # (problem, prompt ids, chosen, [(rejected text, finished)])
-    verdicts = iter(are_correct([g.text for gens in rollouts for g in gens],
-                                [p.answer for p, gens in zip(problems, rollouts, strict=True) for _ in gens]))
-    correct = total = 0
-    for problem, prompt, gens, chosen in zip(problems, prompts, rollouts, chosen_texts, strict=True):
-        wrong = []
-        for g in gens:
-            total += 1
-            if next(verdicts):
-                correct += 1
-            else:
-                wrong.append(g)
-        if chosen is None:
-            skipped[SKIP_NO_CHOSEN] += 1
-        elif not wrong:
-            skipped[SKIP_NO_REJECTED] += 1
-        else:
-            finished = [g for g in wrong if not g.truncated]
-            candidates.append((problem, tokenizer(prompt, add_special_tokens=False)["input_ids"], chosen, finished or wrong))
-
-    # Score chosen and every rejected candidate under P(q) in one pass.
-    rows, owners = [], []
-    for k, (_, p_ids, chosen, wrong) in enumerate(candidates):
-        rows.append((p_ids, completion_ids_for(tokenizer, chosen)))
-        owners.append((k, None))
-        for j, g in enumerate(wrong):
-            rows.append((p_ids, g.completion_ids))
-            owners.append((k, j))
-    scores = score_completions(model, [r[0] for r in rows], [r[1] for r in rows], tokenizer.pad_token_id) if rows else []
-    chosen_lp: dict[int, float] = {}
-    best: dict[int, tuple[float, int]] = {}
-    for (k, j), s in zip(owners, scores, strict=True):
-        if j is None:
-            chosen_lp[k] = s.mean_logprob
-        elif k not in best or s.mean_logprob > best[k][0]:
-            best[k] = (s.mean_logprob, j)
-
-    system = [{"role": "system", "content": cfg.prompt.system}] if cfg.prompt.system else []
-    pairs = []
-    for k, (problem, _, chosen, wrong) in enumerate(candidates):
-        lp, j = best[k]
-        pairs.append(Pair(
-            problem.id, round_index, problem.question, problem.answer, problem.level,
-            system + [{"role": "user", "content": user_text(problem.question, fmt, cfg.prompt)}],
-            chosen, wrong[j].text, positive, chosen_lp[k], lp,
-        ))
-    return PairSet(pairs, skipped, total, correct)
-
+from ..config import ExpoConfig
+from ..core import distributed
+from ..data.tasks import Problem
+from ..io import append_jsonl, atomic_write_json, atomic_write_text, read_jsonl
+from ..models.loader import load_adapter_weights
 
 # ------------------------------------------------------------------------------------ the recipe
 
@@ -223,26 +87,6 @@ def dpo_args(cfg: ExpoConfig, output_dir: Path, model_dtype: Any = None, max_len
     return DPOConfig(**kwargs, **trl_defaults_for(DPOConfig, set(kwargs)))
 
 
-def pair_lengths(tokenizer: Any, pairs: list[Pair]) -> list[int]:
-    """Each pair's longer side in tokens, P(q) + response, tokenized as TRL's DPOTrainer tokenizes it (the chat
-    template over prompt + response, trl.data_utils._tokenize)."""
-    def length(messages: list[dict[str, str]]) -> int:
-        return len(tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True)["input_ids"])
-
-    return [max(length(p.prompt + [{"role": "assistant", "content": p.chosen}]),
-                length(p.prompt + [{"role": "assistant", "content": p.rejected}])) for p in pairs]
-
-
-def fitting_pairs(tokenizer: Any, pairs: list[Pair], max_seq_length: int) -> tuple[list[Pair], int, int]:
-    """(the pairs that fit `max_seq_length`, how many did not, the longest that fits). TRL cuts the end of a pair
-    longer than its max_length, and Unsloth's DPOTrainer lowers max_length to the model's max_seq_length: a cut
-    chosen response loses its answer line and teaches the model to stop mid-solution. So a pair is trained
-    whole or not at all, and the skips are counted."""
-    lengths = pair_lengths(tokenizer, pairs)
-    keep = [(p, n) for p, n in zip(pairs, lengths, strict=True) if n <= max_seq_length]
-    return [p for p, _ in keep], len(pairs) - len(keep), max((n for _, n in keep), default=0)
-
-
 def train_exp_dpo(cfg: ExpoConfig, run: Any, model: Any, tokenizer: Any, problems: list[Problem], fmt: str,
                   console: Any = None, callbacks: list | None = None, step_lines: bool = True) -> None:
     """Offline (one round over all questions) or online (`algo.rounds` rounds over slices), resumable.
@@ -252,9 +96,9 @@ def train_exp_dpo(cfg: ExpoConfig, run: Any, model: Any, tokenizer: Any, problem
     from transformers.trainer_callback import PrinterCallback
     from trl import DPOTrainer
 
-    from .callbacks import MetricsLogger, StopOnNonFiniteLoss
-    from .precision import model_dtype
-    from .rundir import last_complete_checkpoint, save_interrupted
+    from ..models.precision import model_dtype
+    from ..run.callbacks import MetricsLogger, StopOnNonFiniteLoss
+    from ..run.rundir import last_complete_checkpoint, save_interrupted
 
     rounds = cfg.algo.rounds if cfg.algo.mode == "online" else 1
     slices = round_slices(len(problems), rounds)
@@ -339,7 +183,7 @@ def _round_pairs(cfg: ExpoConfig, run: Any, model: Any, tokenizer: Any, problems
     from rich.console import Console
     from transformers import set_seed
 
-    from .progress import PhaseProgress
+    from ..progress import PhaseProgress
 
     partial_path = run.path / f"pairs_round{r}.partial.jsonl"
     single = distributed.world_size() == 1
@@ -391,17 +235,6 @@ def _finish_round(model: Any, run: Any, r: int, rounds: int, record: dict) -> No
         run.log_metrics({"event": "round_end", **record})
         atomic_write_json(_state_path(run.path), {"completed_rounds": r + 1, "rounds": rounds})
     distributed.barrier()
-
-
-def merge_pair_sets(parts: list[PairSet]) -> PairSet:
-    """Several PairSets (chunks, ranks) as one (a single part is returned as is)."""
-    if len(parts) == 1:
-        return parts[0]
-    skipped: Counter = Counter()
-    for p in parts:
-        skipped.update(p.skipped)
-    return PairSet([x for p in parts for x in p.pairs], skipped, sum(p.rollouts for p in parts),
-                   sum(p.correct_rollouts for p in parts))
 
 
 def _pairs_trained(run_dir: Path, before_round: int) -> bool:

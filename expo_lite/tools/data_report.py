@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from .config import ExpoConfig
-from .tasks import TaskData, load_task
+from ..config import ExpoConfig
+from ..data.tasks import TaskData, load_task
 
 GRADING = {
     "boxed": "the last \\boxed{} of a completion (MATH / Minerva convention), then \"final answer is\", "
@@ -52,7 +52,7 @@ def _counts(values: Any) -> dict[str, int]:
 
 
 def _sample(cfg: ExpoConfig, task: TaskData) -> dict[str, Any]:
-    from .prompts import standard_prompt, user_text
+    from ..data.prompts import standard_prompt, user_text
 
     problem = task.problems[0]
     sample = {"id": problem.id, "gold": problem.answer, "level": problem.level, "type": problem.type}
@@ -70,7 +70,7 @@ def _sample(cfg: ExpoConfig, task: TaskData) -> dict[str, Any]:
 def _local_tokenizer(cfg: ExpoConfig) -> Any:
     from transformers import AutoTokenizer
 
-    from .model import prepare_tokenizer, resolve_model_path
+    from ..models.loader import prepare_tokenizer, resolve_model_path
 
     path = resolve_model_path(cfg.model.name)
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=cfg.model.trust_remote_code)
