@@ -44,7 +44,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 demo: install
-	$(VENV)/bin/expo-lite train configs/demo.yaml
+	$(VENV)/bin/expo-lite train demo
 
 # The whole test suite: the main lane (CI's stack: stock TRL 1.16), then the GPU user's stack (below).
 test: install install-gpu-stack
@@ -75,7 +75,7 @@ lint: install
 doctor: install
 	$(VENV)/bin/expo-lite doctor
 
-# On a CUDA GPU: what a first GPU run would hit, as one table (~10 min). CONFIG=configs/qwen2.5-3b.yaml adds
+# On a CUDA GPU: what a first GPU run would hit, as one table (~10 min). CONFIG=qwen2.5-3b (a recipe name or YAML) adds
 # that recipe when its weights are local. In a `pip install "expo-lite[unsloth]"` env: python benchmarks/gpu_smoke.py
 gpu-smoke: install
 	$(PY) benchmarks/gpu_smoke.py $(if $(CONFIG),--config $(CONFIG))

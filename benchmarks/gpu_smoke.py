@@ -3,7 +3,7 @@
 On a CUDA GPU (the stack users get from `pip install "expo-lite[unsloth]"`: unsloth 2026.10.9, trl 1.15):
 
     make gpu-smoke                                                  # or: python benchmarks/gpu_smoke.py
-    python benchmarks/gpu_smoke.py --config configs/qwen2.5-3b.yaml # + a 3B recipe when its weights are local
+    python benchmarks/gpu_smoke.py --config qwen2.5-3b  # + a 3B recipe when its weights are local
 
 Checks: versions and the trainer's class hierarchy (ExPGRPOTrainer on Unsloth's rebuilt GRPOTrainer, no
 "could not patch" warning); bf16 and fp16 runs finite (fp16 with a loss scaler); time per phase (rollouts,

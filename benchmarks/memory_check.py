@@ -40,7 +40,7 @@ from expo_lite.recipes.train import build_prompt_dataset
 overrides = [f"train.per_device_train_batch_size={spec['batch']}", f"algo.num_generations={spec['groups']}",
              f"train.max_completion_length={spec['completion']}", f"train.max_prompt_length={spec['prompt']}",
              f"explain.max_new_tokens={spec['completion']}", "explain.num_tries=1", "train.optim=adamw_torch"]
-cfg = load_config("configs/demo.yaml", overrides)
+cfg = load_config("demo", overrides)
 model, tok = load_model(cfg)
 import gc, threading, time
 gc.collect()

@@ -27,7 +27,7 @@ The design is fixed before the main run, by rules written here, from a pilot tha
 
     .venv/bin/python benchmarks/replicate.py                     # default design, report in benchmarks/replicate/
     .venv/bin/python benchmarks/replicate.py --seeds 0 1         # two training seeds (about twice the arms' time)
-    .venv/bin/python benchmarks/replicate.py --config configs/qwen2.5-3b.yaml --scale 4 --task math \
+    .venv/bin/python benchmarks/replicate.py --config qwen2.5-3b --scale 4 --task math \
         --max-new-tokens 1024  # a GPU user: MATH solutions need far more than the CPU default's 64 tokens
 
 Default sizes fit the 90-minute budget of a quiet 2-core CPU on the embedded model, fixed before the main

@@ -109,7 +109,7 @@ def main() -> None:
         args.groups, args.repeats = [4], 2
         args.variants = ["GRPO", "ExP all", "ExP unsolved, all solved"]
 
-    cfg = load_config("configs/demo.yaml")
+    cfg = load_config("demo")
     models = {}
     results: dict[int, dict[str, list[float]]] = {}
     print(f"embedded SmolLM2-135M, {torch.get_num_threads()} threads, 2 questions x G rollouts x {args.length} tokens, "

@@ -45,7 +45,8 @@ def _fail(message: str, code: int) -> typer.Exit:
 
 @contextmanager
 def _exit_statuses() -> Iterator[None]:
-    """The documented exit status and a one-paragraph message for every way a long command can end."""
+    """The documented exit status and a one-paragraph message for every way a command can end: every command
+    runs inside it, so bad input is reported one way everywhere."""
     from .data.tasks import TaskError
     from .models.loader import ModelLoadError
     from .run.callbacks import NonFiniteLossError
@@ -62,7 +63,7 @@ def _exit_statuses() -> Iterator[None]:
         raise _fail(f"error: {exc}", EXIT_WRITE) from None
     except ConfigError as exc:
         raise _fail(str(exc), EXIT_BAD_INPUT) from None
-    except (ModelLoadError, TaskError, FileNotFoundError, ValueError, RunDirBusy) as exc:
+    except (ModelLoadError, TaskError, FileNotFoundError, FileExistsError, ValueError, RunDirBusy) as exc:
         raise _fail(f"error: {exc}", EXIT_BAD_INPUT) from None
     except OSError as exc:
         if not is_write_failure(exc):
@@ -71,19 +72,14 @@ def _exit_statuses() -> Iterator[None]:
     except KeyboardInterrupt:
         raise _fail("interrupted", EXIT_INTERRUPTED) from None
 
-ConfigArg = Annotated[Optional[Path], typer.Argument(help="YAML config; omit for the embedded offline demo.")]  # noqa: UP045
+ConfigArg = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Argument(help="A YAML file or a recipe name (expo-lite recipes); omit for the embedded offline demo."),
+]
 SetOpt = Annotated[
     Optional[list[str]],  # noqa: UP045
     typer.Option("--set", help="Override a config value, e.g. --set train.max_steps=10 (repeatable)."),
 ]
-
-
-def _load(config: Path | None, overrides: list[str] | None):
-    try:
-        return load_config(config, overrides or [])
-    except ConfigError as exc:
-        typer.secho(str(exc), fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -94,12 +90,12 @@ def train(
     no_tui: Annotated[bool, typer.Option("--no-tui", help="Plain log lines instead of the live dashboard.")] = False,
 ) -> None:
     """Train with the configured algorithm (default: ExP-GRPO on the embedded model and task)."""
-    cfg = _load(config, set_)
-    if no_tui:
-        cfg.log.tui = False
     from .recipes.train import run_training
 
     with _exit_statuses():
+        cfg = load_config(config, set_)
+        if no_tui:
+            cfg.log.tui = False
         run_training(cfg, resume=resume)
 
 
@@ -111,11 +107,10 @@ def explain_cmd(
     limit: Annotated[Optional[int], typer.Option(min=1, help="Explain only the first N problems.")] = None,  # noqa: UP045
 ) -> None:
     """Write self-explanations for a task split and report valid rates and the NLL diagnostic."""
-    cfg = _load(config, set_)
     from .tools.diagnostics import run_explain
 
     with _exit_statuses():
-        run_explain(cfg, split=split, limit=limit)
+        run_explain(load_config(config, set_), split=split, limit=limit)
 
 
 @app.command("data")
@@ -127,21 +122,16 @@ def data_cmd(
     """Load the task as training would: rows, skipped rows and why, levels, types, answer format, a sample P(q)."""
     from rich.console import Console
 
-    from .data.tasks import TaskError
     from .tools.data_report import describe, render
 
-    cfg = _load(config, set_)
-    try:
-        info = describe(cfg, split)
-    except (TaskError, FileNotFoundError) as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
+    with _exit_statuses():
+        info = describe(load_config(config, set_), split)
     render(info, Console(soft_wrap=True))  # long lines stay whole: they get piped and grepped
 
 
 @app.command("eval")
 def eval_cmd(
-    target: Annotated[Path, typer.Argument(help="A YAML config (evaluates its base model) or a run directory.")],
+    target: Annotated[str, typer.Argument(help="A config (YAML or recipe name: evaluates its base model) or a run directory.")],
     set_: SetOpt = None,
     split: Annotated[Optional[str], typer.Option(help="Task split (default: task.eval_split).")] = None,  # noqa: UP045
     limit: Annotated[Optional[int], typer.Option(min=1, help="Evaluate only the first N questions.")] = None,  # noqa: UP045
@@ -151,7 +141,7 @@ def eval_cmd(
     from .recipes.evaluate import run_eval
 
     with _exit_statuses():
-        run_eval(str(target), set_ or [], split=split, limit=limit, base_model=base)
+        run_eval(target, set_ or [], split=split, limit=limit, base_model=base)
 
 
 @app.command("report")
@@ -162,11 +152,8 @@ def report_cmd(
     """Markdown report (paper's table shapes) and PNG plots comparing runs side by side."""
     from .tools.report import write_report
 
-    try:
+    with _exit_statuses():
         path = write_report(runs, out or runs[0])
-    except (FileNotFoundError, ConfigError) as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
     typer.echo(f"report: {path}")
 
 
@@ -177,17 +164,12 @@ def merge_cmd(
     dtype: Annotated[str, typer.Option(help="auto | float32 | bfloat16 | float16")] = "auto",
 ) -> None:
     """Merge the run's LoRA adapter into its 16-bit base model and save a standalone model."""
-    from .models.loader import ModelLoadError
     from .tools.export import merge_adapter
 
-    if dtype not in ("auto", "float32", "bfloat16", "float16"):
-        typer.secho(f"error: --dtype {dtype!r}: choose auto, float32, bfloat16 or float16", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2)
-    try:
+    with _exit_statuses():
+        if dtype not in ("auto", "float32", "bfloat16", "float16"):
+            raise ValueError(f"--dtype {dtype!r}: choose auto, float32, bfloat16 or float16")
         path = merge_adapter(run, out, dtype)
-    except (ModelLoadError, FileNotFoundError, FileExistsError, ConfigError) as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
     typer.echo(f"merged model: {path}")
 
 
@@ -198,19 +180,17 @@ def plan_cmd(config: ConfigArg = None, set_: SetOpt = None) -> None:
 
     from .run.planner import plan_memory, render_plan
 
-    cfg = _load(config, set_)
-    try:
+    with _exit_statuses():
+        cfg = load_config(config, set_)
         plan = plan_memory(cfg)
-    except ValueError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
     render_plan(cfg, plan, Console())
 
 
 @app.command("config")
 def show_config(config: ConfigArg = None, set_: SetOpt = None) -> None:
     """Validate a config and print it fully resolved (every default filled in)."""
-    cfg = _load(config, set_)
+    with _exit_statuses():
+        cfg = load_config(config, set_)
     sys.stdout.write(cfg.to_yaml())
 
 
@@ -220,6 +200,42 @@ def doctor() -> None:
     from .tools.doctor import collect, render
 
     render(collect())
+
+
+recipes_app = typer.Typer(no_args_is_help=False, help="The YAML recipes shipped with expo-lite.")
+app.add_typer(recipes_app, name="recipes")
+
+
+@recipes_app.callback(invoke_without_command=True)
+def recipes_list(ctx: typer.Context) -> None:
+    """List the recipes: name, model, task, algorithm and what each is for (any of them: expo-lite train NAME)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from .tools.recipes import launcher_configs, list_recipes, render
+
+    with _exit_statuses():
+        render(list_recipes(), launcher_configs(), sys.stdout)
+
+
+@recipes_app.command("cp")
+def recipes_cp(
+    name: Annotated[str, typer.Argument(help="A recipe name, e.g. qwen2.5-3b or dpo/qwen2.5-3b-math-online.")],
+    dest: Annotated[Optional[Path], typer.Argument(help="File or folder to copy to (default: here).")] = None,  # noqa: UP045
+) -> None:
+    """Copy a recipe to edit it (never overwrites); train with the copy's path."""
+    from .tools.recipes import copy_recipe
+
+    with _exit_statuses():
+        typer.echo(f"copied {name} to {copy_recipe(name, dest)}")
+
+
+@recipes_app.command("path")
+def recipes_path(name: Annotated[str, typer.Argument(help="A recipe or accelerate/ launch config name.")]) -> None:
+    """Print where a shipped recipe or accelerate launch config is (accelerate launch --config_file ...)."""
+    from .tools.recipes import recipe_path
+
+    with _exit_statuses():
+        typer.echo(str(recipe_path(name)))
 
 
 def main() -> None:  # pragma: no cover - console entry point

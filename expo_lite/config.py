@@ -328,11 +328,46 @@ def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# The YAML recipes shipped inside the package (package data: a wheel holds them too). A recipe's name is its
+# path below this folder without `.yaml`: `qwen2.5-3b`, `dpo/qwen2.5-3b-math-online`. `accelerate/` holds
+# accelerate's launch configs, which are not expo-lite configs.
+RECIPES_DIR = Path(__file__).parent / "configs"
+
+
+def recipe_names() -> list[str]:
+    """Every shipped expo-lite recipe, by name."""
+    return sorted(p.relative_to(RECIPES_DIR).with_suffix("").as_posix() for p in RECIPES_DIR.rglob("*.yaml")
+                  if p.relative_to(RECIPES_DIR).parts[0] != "accelerate")
+
+
+def recipe_file(name: str) -> Path | None:
+    """The shipped file of a recipe name (or of a launcher config under accelerate/), or None."""
+    path = RECIPES_DIR / f"{name.removesuffix('.yaml')}.yaml"
+    inside = path.resolve().is_relative_to(RECIPES_DIR.resolve())
+    return path if inside and path.is_file() else None
+
+
+def config_file(source: str | Path, named_by: Path | None = None) -> Path:
+    """The YAML file a config source names: a path when that file exists (for a `base:` key, relative to the
+    file `named_by` that holds it), else a shipped recipe's name. Raises ConfigError saying what is accepted."""
+    path = Path(source).expanduser()
+    local = named_by.parent / path if named_by is not None and not path.is_absolute() else path
+    if local.is_file():
+        return local
+    shipped = recipe_file(str(source))
+    if shipped is not None:
+        return shipped
+    names = recipe_names()
+    close = difflib.get_close_matches(str(source).removesuffix(".yaml"), names, n=3, cutoff=0.5)
+    where = f" (named by base: in {named_by})" if named_by is not None else ""
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    raise ConfigError(f"Config file not found: {local}{where}, and no recipe is called {str(source)!r}.{hint} Pass a "
+                      f"YAML file or a recipe name (`expo-lite recipes` lists them: {', '.join(names[:3])}, ...).")
+
+
 def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """The mapping in `path`, merged over the file its `base:` key names (relative to it), recursively."""
-    if not path.is_file():
-        where = f" (named by base: in {seen[-1]})" if seen else ""
-        raise ConfigError(f"Config file not found: {path}{where}. Pass a YAML file such as configs/demo.yaml.")
+    """The mapping in `path`, merged over the config its `base:` key names (a file relative to it, or a
+    recipe name), recursively."""
     if path.resolve() in seen:
         raise ConfigError(f"Config file {path}: base: chain loops back to itself")
     try:
@@ -355,16 +390,16 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if base is None:
         return loaded
     if not isinstance(base, str):
-        raise ConfigError(f"Config file {path}: base: must be a path to another YAML file, got {base!r}")
-    return _merge(_read_yaml(path.parent / base, (*seen, path.resolve())), loaded)
+        raise ConfigError(f"Config file {path}: base: must be a YAML file or a recipe name, got {base!r}")
+    return _merge(_read_yaml(config_file(base, named_by=path), (*seen, path.resolve())), loaded)
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> ExpoConfig:
-    """Read a YAML config (or the embedded defaults when `path` is None) and apply `--set` overrides.
-
-    A file may start from another with `base: other.yaml` (relative to it); its own keys win."""
+    """Read a YAML config - a file, or a shipped recipe by name (`qwen2.5-3b`) - or the embedded defaults when
+    `path` is None, and apply `--set` overrides. A config may start from another with `base: other.yaml`
+    (relative to it) or `base: qwen2.5-3b` (a recipe); its own keys win."""
     source = "defaults" if path is None else str(path)
-    data: dict[str, Any] = {} if path is None else _read_yaml(Path(path))
+    data: dict[str, Any] = {} if path is None else _read_yaml(config_file(path))
     if overrides:
         source += " + --set overrides"
         data = apply_overrides(data, overrides)

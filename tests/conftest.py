@@ -58,8 +58,8 @@ def embedded_model(embedded_cache):
     conversion happens exactly once per session, first, and its time is the real cold time."""
     import time
 
-    from expo_lite.models import embedded
     from expo_lite.config import ExpoConfig
+    from expo_lite.models import embedded
     from expo_lite.models.loader import load_model
 
     assert not embedded.is_ready(), "the suite's private cache must start empty"

@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from expo_lite.config import ConfigError, ExpoConfig, load_config, parse_override
-
-from conftest import REPO
+from expo_lite.config import ConfigError, ExpoConfig, load_config, parse_override, recipe_file, recipe_names
 
 
 def write(tmp_path, text: str):
@@ -24,7 +22,7 @@ def test_defaults_are_the_embedded_demo():
     assert cfg.algo.positive_source == "self_explanation"
 
 
-EXPO_CONFIGS = sorted(p for p in (REPO / "configs").rglob("*.yaml") if "accelerate" not in p.parts)  # those are accelerate's
+EXPO_CONFIGS = [recipe_file(name) for name in recipe_names()]  # accelerate/ holds accelerate's, not ours
 
 
 @pytest.mark.parametrize("path", EXPO_CONFIGS, ids=lambda p: p.name)
@@ -35,10 +33,10 @@ def test_shipped_configs_validate(path):
 
 
 def test_shipped_baselines_differ_from_their_base_only_in_algorithm():
-    base = load_config(REPO / "configs" / "qwen2.5-3b.yaml")
-    level5 = load_config(REPO / "configs" / "qwen2.5-3b-math-l5.yaml")
-    grpo = load_config(REPO / "configs" / "qwen2.5-3b-grpo.yaml")
-    sft_gt = load_config(REPO / "configs" / "qwen2.5-3b-grpo-sft-gt.yaml")
+    base = load_config("qwen2.5-3b")
+    level5 = load_config("qwen2.5-3b-math-l5")
+    grpo = load_config("qwen2.5-3b-grpo")
+    sft_gt = load_config("qwen2.5-3b-grpo-sft-gt")
     assert level5.task.levels == [5] and level5.algo == base.algo and level5.model == base.model
     assert grpo.algo.positive_source == "none" and sft_gt.algo.positive_source == "expert_cot"
     assert grpo.train.learning_rate == base.train.learning_rate == sft_gt.train.learning_rate
@@ -153,7 +151,7 @@ def test_parse_override_values():
 def test_demo_config_is_the_default_but_for_its_levels():
     # `expo-lite train` with no file runs the defaults; `make demo` narrows them to the two easiest
     # levels, where the embedded model writes valid self-explanations often enough to see ExPO work.
-    demo = load_config(REPO / "configs" / "demo.yaml")
+    demo = load_config("demo")
     assert demo.task.levels == [1, 2]
     demo.task.levels = None
     assert demo == ExpoConfig()

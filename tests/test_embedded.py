@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from expo_lite.models import embedded
 from expo_lite.config import ExpoConfig
 from expo_lite.core.sampling import generate
 from expo_lite.data.prompts import chat_prompt
+from expo_lite.models import embedded
 from expo_lite.models.loader import count_4bit_layers, load_model
 
 pytestmark = pytest.mark.slow

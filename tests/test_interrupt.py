@@ -276,8 +276,8 @@ def test_cuda_oom_is_answered_with_the_planner_advice(tiny_llama, tmp_path, monk
     import torch
     from typer.testing import CliRunner
 
-    from expo_lite.recipes import train
     from expo_lite.cli import app
+    from expo_lite.recipes import train
 
     def out_of_memory(*args, **kwargs):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")

@@ -17,7 +17,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from expo_lite.config import ExpoConfig
+from expo_lite.config import ExpoConfig, recipe_file
 from expo_lite.io import read_jsonl
 from expo_lite.models.loader import load_adapter_weights, load_model
 
@@ -108,9 +108,8 @@ def test_shipped_accelerate_configs_load(name):
     from accelerate.commands.config.config_args import load_config_from_file
     from accelerate.utils import DistributedType
 
-    from conftest import REPO
 
-    config = load_config_from_file(str(REPO / "configs" / "accelerate" / name))
+    config = load_config_from_file(str(recipe_file(f"accelerate/{name}")))
     want = DistributedType.DEEPSPEED if "deepspeed" in name else DistributedType.MULTI_GPU
     assert config.distributed_type == want and config.num_processes == 2 and not config.use_cpu
     if "deepspeed" in name:

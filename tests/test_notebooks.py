@@ -41,13 +41,15 @@ def test_notebook_gpu_config_resolves(name, monkeypatch, tmp_path):
     """The parameter and config cells as a GPU user runs them (smoke mode off): the recipe exists and
     the result is the 3B model in 4-bit with the notebook's algorithm."""
     import expo_lite
+    from expo_lite.config import recipe_file
 
     monkeypatch.delenv("EXPO_LITE_NOTEBOOK_SMOKE", raising=False)
     monkeypatch.setenv("EXPO_LITE_NOTEBOOK_OUT", str(tmp_path))
     nb, namespace = read(name), {"expo_lite": expo_lite}
     exec(cell(nb, "import os"), namespace)  # the parameter cell
-    exec(cell(nb, "from pathlib import Path"), namespace)  # the config cell
+    exec(cell(nb, "from expo_lite import load_config"), namespace)  # the config cell
     cfg, want = namespace["cfg"], NOTEBOOKS[name]
+    assert recipe_file(namespace["RECIPE"]) is not None  # a shipped recipe's name, as in a pip-installed package
     assert cfg.model.name == want["model"] and cfg.model.use_4bit() and cfg.algo.name == want["algo"]
     assert cfg.train.output_dir == str(tmp_path) and cfg.eval.k == 4 and cfg.eval.temperature == 0.7
     assert namespace["SMOKE"] is False

@@ -10,8 +10,6 @@ from expo_lite.config import ExpoConfig
 from expo_lite.core.logprobs import LOGIT_BLOCK_TOKENS, SCORING_TOKENS_PER_FORWARD
 from expo_lite.run.planner import GIB, NF4_BYTES_PER_PARAM, PRESETS, ModelDims, advice, dims_for, plan_memory
 
-from conftest import REPO
-
 DIMS = ModelDims(hidden=8, intermediate=16, layers=2, heads=2, kv_heads=1, vocab=10, tied_embeddings=True, head_dim=4)
 
 
@@ -102,21 +100,21 @@ def test_advice_names_the_biggest_part():
     assert advice(big, budget_gib=big.total / GIB / 2)[0].startswith("activations")
 
 
-@pytest.mark.parametrize("name", ["qwen2.5-3b.yaml", "llama-3.2-3b.yaml"])
+@pytest.mark.parametrize("name", ["qwen2.5-3b", "llama-3.2-3b"])
 def test_shipped_3b_configs_fit_24gb(name):
-    result = CliRunner().invoke(app, ["plan", str(REPO / "configs" / name)])
+    result = CliRunner().invoke(app, ["plan", name])
     assert result.exit_code == 0, result.output
     assert "24 GB" in result.output and "peak" in result.output
     from expo_lite.config import load_config
 
-    assert plan_memory(load_config(REPO / "configs" / name)).total < 24 * GIB
+    assert plan_memory(load_config(name)).total < 24 * GIB
 
 
 def test_oom_message_names_the_prediction_and_the_knobs():
     from expo_lite.config import load_config
     from expo_lite.run.planner import oom_message
 
-    qwen = load_config(REPO / "configs" / "qwen2.5-3b.yaml")
+    qwen = load_config("qwen2.5-3b")
     predicted = plan_memory(qwen).total / GIB
     text = oom_message(qwen, 16.0, "while training")
     assert text.startswith("CUDA out of memory while training on this 16 GiB GPU.")

@@ -8,8 +8,10 @@ import json
 import sys
 from pathlib import Path
 
+from expo_lite.config import recipe_file, recipe_names
+
 REPO = Path(__file__).resolve().parents[2]
-RECIPES = sorted(p for p in (REPO / "configs").rglob("*.yaml") if "accelerate" not in p.parts)
+RECIPES = [recipe_file(name) for name in recipe_names()]
 
 
 def _plain(value):

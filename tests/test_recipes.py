@@ -1,0 +1,96 @@
+"""The YAML recipes ship inside the package: listed, copied, found by name wherever a config is accepted, and
+present in a wheel that is installed without the repository."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import pytest
+from typer.testing import CliRunner
+
+from expo_lite.cli import app
+from expo_lite.config import ConfigError, load_config, recipe_file, recipe_names
+
+from conftest import REPO
+
+
+def run(*argv: str):
+    return CliRunner().invoke(app, list(argv))
+
+
+def test_every_recipe_is_listed_with_its_model_task_algorithm_and_purpose():
+    out = run("recipes")
+    assert out.exit_code == 0, out.output
+    names = recipe_names()
+    assert {"demo", "qwen2.5-3b", "llama-3.2-3b", "dpo/qwen2.5-3b-math-online"} <= set(names) and len(names) == 26
+    for name in names:
+        line = next(x for x in out.output.splitlines() if x.split() and x.split()[0] == name)
+        cfg = load_config(name)
+        assert cfg.model.name in line and cfg.algo.name in line and cfg.task.name in line
+    assert "Qwen2.5-3B-Instruct on MATH with ExP-GRPO, 4-bit QLoRA on one 24 GB GPU." in out.output
+    assert "accelerate/ddp" in out.output and "accelerate/deepspeed_zero2" in out.output
+
+
+def test_a_recipe_name_is_accepted_wherever_a_config_path_is(tmp_path):
+    assert load_config("qwen2.5-3b") == load_config(recipe_file("qwen2.5-3b"))
+    assert load_config("qwen2.5-3b.yaml") == load_config("qwen2.5-3b")
+    assert run("config", "dpo/qwen2.5-3b-math-online").exit_code == 0
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("base: qwen2.5-3b\ntrain:\n  max_steps: 7\n")  # a user's file on top of a recipe, by name
+    cfg = load_config(mine)
+    assert cfg.train.max_steps == 7 and cfg.model.name == "Qwen/Qwen2.5-3B-Instruct"
+    local = tmp_path / "qwen2.5-3b.yaml"  # a file of the user's wins over the recipe of the same name
+    local.write_text("train:\n  max_steps: 3\n")
+    assert load_config(local).train.max_steps == 3
+
+
+def test_an_unknown_name_says_what_is_accepted_and_what_was_meant():
+    out = run("train", "qwen-3b", "--no-tui")
+    text = " ".join(out.output.split())
+    assert out.exit_code == 2 and "no recipe is called 'qwen-3b'" in text and "Did you mean qwen2.5-3b" in text
+    with pytest.raises(ConfigError, match="expo-lite recipes"):
+        load_config("dpo/nothing")
+    assert recipe_file("../config.py") is None  # names cannot leave the recipes folder
+
+
+def test_cp_copies_a_recipe_to_edit_and_never_overwrites(tmp_path):
+    out = run("recipes", "cp", "qwen2.5-3b-grpo", str(tmp_path))
+    copy = tmp_path / "qwen2.5-3b-grpo.yaml"
+    assert out.exit_code == 0 and copy.read_text() == recipe_file("qwen2.5-3b-grpo").read_text()
+    assert load_config(copy) == load_config("qwen2.5-3b-grpo")  # its base: is a name, so it resolves from here
+    copy.write_text(copy.read_text() + "# my edit\n")
+    again = run("recipes", "cp", "qwen2.5-3b-grpo", str(copy))
+    assert again.exit_code == 2 and "exists" in again.output and copy.read_text().endswith("# my edit\n")
+    assert run("recipes", "path", "accelerate/ddp").output.strip() == str(recipe_file("accelerate/ddp"))
+
+
+@pytest.mark.slow
+def test_a_wheel_holds_the_recipes_and_works_without_the_repository(tmp_path):
+    """Build the wheel from a copy of the project, unpack it as pip would into site-packages, and run the
+    commands from a folder that is not the repository."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, src / name)
+    shutil.copytree(REPO / "expo_lite", src / "expo_lite", ignore=shutil.ignore_patterns("__pycache__"))
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", str(src),
+                            "-w", str(tmp_path / "dist")], capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stderr[-2000:]
+    wheel = next((tmp_path / "dist").glob("expo_lite-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    shipped = sorted(n for n in names if n.startswith("expo_lite/configs/"))
+    assert len(shipped) == len(recipe_names()) + 2, shipped  # every recipe + the two accelerate configs
+    site = tmp_path / "site-packages"
+    zipfile.ZipFile(wheel).extractall(site)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    code = "import sys, expo_lite; print('FROM', expo_lite.__file__); from expo_lite.cli import app; app(sys.argv[1:])"
+    for argv, expect in ((["recipes"], "qwen2.5-3b"), (["config", "qwen2.5-3b"], "Qwen/Qwen2.5-3B-Instruct"),
+                         (["plan", "qwen2.5-3b"], "24 GB")):
+        out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=300,
+                             cwd=elsewhere, env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"})
+        assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+        assert f"FROM {site}" in out.stdout and expect in out.stdout, (argv, out.stdout[-1500:])
