@@ -50,7 +50,7 @@ def main() -> None:
         greedy = generate(model, tok, prompts, max_new_tokens=args.max_new_tokens)
         acc = sum(is_correct(g[0].text, p.answer) for p, g in zip(problems, greedy, strict=True)) / len(problems)
         records = explain(model, tok, problems, task.answer_format, cfg.explain, cfg.prompt)
-        experts = expert_scores(model, tok, problems, task.answer_format, cfg)
+        experts = expert_scores(model, tok, problems, task.answer_format, cfg.prompt)
         all_records += records
         all_experts += experts
         s = summarize(records, experts)

@@ -229,8 +229,8 @@ def check_contract(kit: Kit, model: Any, tokenizer: Any, learn_steps: int) -> No
     record(kit, contract.state_across_explanation(model, tokenizer, cfg))
     record(kit, contract.state_around_trainer(model, tokenizer, kit.config("algo.name=grpo_sft_gt"), kit.workdir))
     record(kit, contract.gradient_decomposition(
-        model, tokenizer, kit.config("algo.name=grpo_sft_gt", "algo.beta=0.5", "train.max_steps=1"), kit.workdir))
-    record(kit, contract.learns(model, tokenizer, kit.config("algo.name=grpo_sft_gt", "algo.beta=1.0",
+        model, tokenizer, kit.config("algo.name=grpo_sft_gt", "algo.sft_beta=0.5", "train.max_steps=1"), kit.workdir))
+    record(kit, contract.learns(model, tokenizer, kit.config("algo.name=grpo_sft_gt", "algo.sft_beta=1.0",
                                                              "train.learning_rate=1e-3"), kit.workdir, learn_steps))
 
 

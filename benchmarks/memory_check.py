@@ -52,7 +52,7 @@ def sample():
         peak_training[0] = max(peak_training[0], rss())
         time.sleep(0.02)
 threading.Thread(target=sample, daemon=True).start()
-data, _ = build_prompt_dataset(load_task(cfg.task).problems, "hash", cfg, tok)
+data, _ = build_prompt_dataset(load_task(cfg.task).problems, "hash", cfg.prompt, cfg.train.max_prompt_length, tok)
 with tempfile.TemporaryDirectory() as out:
     args = ExPGRPOConfig(output_dir=out, max_steps=2, per_device_train_batch_size=spec["batch"],
                          num_generations=spec["groups"], max_completion_length=spec["completion"], use_cpu=True,

@@ -95,7 +95,7 @@ def rel(path: Path) -> str:
 def shared_overrides(args: argparse.Namespace, runs: Path, seed: int) -> list[str]:
     return [
         f"train.output_dir={runs}", f"task.name={args.task}", f"task.seed={args.task_seed}", f"train.seed={seed}",
-        f"algo.num_generations={args.generations}", "algo.beta=0.04", "explain.num_tries=2",
+        f"algo.num_generations={args.generations}", "algo.sft_beta=0.04", "explain.num_tries=2",
         f"train.per_device_train_batch_size={args.questions_per_step * args.generations}",
         f"train.max_completion_length={args.max_new_tokens}", f"explain.max_new_tokens={args.max_new_tokens}",
         f"train.learning_rate={args.lr}", "train.save_steps=100000", "algo.dpo_epochs=2",
@@ -136,7 +136,7 @@ def evaluate_model(model: Any, tokenizer: Any, sets: dict[str, list[Any]], cfg: 
     # would leave a part-filled decode per set (each decode costs about the same, full or not).
     everything = [p for problems in sets.values() for p in problems]
     set_seed(seed)
-    results = [asdict(r) for r in evaluate(model, tokenizer, everything, answer_format(cfg.task), cfg)]
+    results = [asdict(r) for r in evaluate(model, tokenizer, everything, answer_format(cfg.task), cfg.eval, cfg.prompt)]
     out, start = {}, 0
     for name, problems in sets.items():
         out[name], start = results[start : start + len(problems)], start + len(problems)

@@ -39,10 +39,11 @@ def train_sdft(cfg: ExpoConfig, problems: list[Problem], fmt: str, adapter_dir: 
     from expo_lite.recipes.trainer_args import common_training_kwargs
 
     model, tokenizer = load_model(cfg)
-    data, _ = build_prompt_dataset(problems, fmt, cfg, tokenizer)
+    data, _ = build_prompt_dataset(problems, fmt, cfg.prompt, cfg.train.max_prompt_length, tokenizer)
     data = data.add_column("privileged_context", [privileged_context(a) for a in data["answer"]])
     t = cfg.train
-    shared = common_training_kwargs(cfg, work_dir, model_dtype(model))  # optimizer, schedule, precision as ours
+    shared = common_training_kwargs(cfg.train, work_dir, model_dtype(model),  # optimizer, schedule, precision as ours
+                                    gradient_checkpointing=cfg.model.gradient_checkpointing)
     args = SDFTConfig(
         **{**shared, "save_strategy": "no", "gradient_checkpointing": False},
         max_steps=t.max_steps, num_generations=cfg.algo.num_generations,

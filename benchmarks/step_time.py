@@ -123,7 +123,7 @@ def main() -> None:
                     torch.manual_seed(0)
                     models[variant] = load_model(cfg)
                 model, tok = models[variant]
-                data, _ = build_prompt_dataset(load_task(cfg.task).problems, "hash", cfg, tok)
+                data, _ = build_prompt_dataset(load_task(cfg.task).problems, "hash", cfg.prompt, cfg.train.max_prompt_length, tok)
                 start = time.perf_counter()
                 results[G][variant] += train_once(model, tok, data, G, variant, args.steps, args.length)
                 print(f"G={G} {variant}: {time.perf_counter() - start:.0f}s", flush=True)

@@ -132,9 +132,10 @@ POSITIVE_SOURCES = {
 
 class AlgoConfig(_Section):
     name: Literal["exp_grpo", "grpo", "grpo_sft_gt", "exp_dpo"] = "exp_grpo"
-    beta: float = Field(0.04, ge=0.0, description="Weight of the SFT term on self-explanations (paper: 0.04).")
-    beta_schedule: Literal["constant", "linear", "cosine"] = "constant"
-    beta_min: float = Field(0.0, ge=0.0)
+    # Two betas, named for what they weigh: the SFT term of ExP-GRPO (sft_beta) and TRL's KL term (kl_beta).
+    sft_beta: float = Field(0.04, ge=0.0, description="Weight of the SFT term on the positives (paper: 0.04).")
+    sft_beta_schedule: Literal["constant", "linear", "cosine"] = "constant"
+    sft_beta_min: float = Field(0.0, ge=0.0, description="Where linear/cosine decay of sft_beta ends.")
     positive_source: Literal["self_explanation", "expert_cot", "none"] | None = Field(
         None, description="Defaults from the algorithm: exp_grpo/exp_dpo -> self_explanation, grpo -> none, grpo_sft_gt -> expert_cot."
     )
@@ -167,8 +168,8 @@ class AlgoConfig(_Section):
                 f"positive_source {self.positive_source!r} does not fit algo.name {self.name!r} "
                 f"(allowed: {', '.join(allowed)}); the baselines are their own algorithms: grpo, grpo_sft_gt"
             )
-        if self.beta_min > self.beta:
-            raise ValueError(f"beta_min ({self.beta_min}) must not exceed beta ({self.beta})")
+        if self.sft_beta_min > self.sft_beta:
+            raise ValueError(f"sft_beta_min ({self.sft_beta_min}) must not exceed sft_beta ({self.sft_beta})")
         return self
 
 
@@ -267,10 +268,20 @@ def _field_names(model_cls: type[BaseModel], path: tuple[str | int, ...]) -> lis
     return list(cls.model_fields)
 
 
+# Keys that were renamed, with what they are now (a config written for an older expo-lite gets told).
+RENAMED = {
+    ("algo", "beta"): "algo.sft_beta (the SFT term's weight; algo.kl_beta is TRL's KL weight)",
+    ("algo", "beta_schedule"): "algo.sft_beta_schedule",
+    ("algo", "beta_min"): "algo.sft_beta_min",
+}
+
+
 def _describe(error: dict[str, Any]) -> str:
     loc = tuple(error["loc"])
     key = ".".join(str(p) for p in loc) or "<root>"
     kind = error["type"]
+    if kind == "extra_forbidden" and loc in RENAMED:
+        return f"{key}: renamed to {RENAMED[loc]}."
     if kind == "extra_forbidden":
         valid = _field_names(ExpoConfig, loc[:-1])
         close = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.5)

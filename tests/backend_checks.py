@@ -71,7 +71,7 @@ def grpo_step(backend: str, model_dir: str, out_dir: str) -> dict:
     model, tokenizer = load_model(cfg)
     from expo_lite.algorithms.grpo import ExPGRPOConfig, ExPGRPOTrainer  # after load_model: unsloth first
 
-    data, _ = build_prompt_dataset(load_task(cfg.task).problems, "hash", cfg, tokenizer)
+    data, _ = build_prompt_dataset(load_task(cfg.task).problems, "hash", cfg.prompt, cfg.train.max_prompt_length, tokenizer)
     before = {n: p.detach().float().clone() for n, p in model.named_parameters() if "lora_" in n}
     args = ExPGRPOConfig(output_dir=tempfile.mkdtemp(dir=out_dir), max_steps=1, per_device_train_batch_size=4,
                          num_generations=2, max_completion_length=4, learning_rate=1e-2, use_cpu=True, bf16=False,

@@ -28,10 +28,9 @@ from expo_lite.verify.answers import (
     final_answer_span,
     gold_is_parseable,
     is_correct,
-    last_boxed,
     normalize,
 )
-from expo_lite.verify.extraction import find_final_answer
+from expo_lite.verify.extraction import find_final_answer, last_boxed
 from expo_lite.verify.sympy_sandbox import Sandbox
 
 # ------------------------------------------------------------------ 1. trailing text after the final answer

@@ -41,7 +41,7 @@ def test_run_dir_never_overwrites(tmp_path):
     (first.path / "metrics.jsonl").write_text('{"step": 1}\n')
     cfg2 = load_config(None, [f"train.output_dir={tmp_path}", "train.run_name=exp"])
     second = create_run_dir(cfg2)
-    assert second.path.name == "exp-2" and cfg2.train.run_name == "exp-2"
+    assert second.path.name == "exp-2" and cfg2.train.run_name == "exp"  # the caller's config is not changed
     assert (first.path / "metrics.jsonl").read_text() == '{"step": 1}\n'
     assert load_config(second.config_path).train.run_name == "exp-2"
 
@@ -58,7 +58,7 @@ def test_train_runs_three_exp_grpo_steps_on_the_embedded_model(embedded_model, t
     run = tmp_path / "demo"
     assert load_config(run / "config.yaml").train.max_steps == 3
     metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    steps = [m for m in metrics if "expo/beta" in m]
+    steps = [m for m in metrics if "expo/sft_beta" in m]
     assert [m["step"] for m in steps] == [1, 2, 3]
     assert all(m["expo/explained"] == 2 and 0 <= m["expo/all_wrong_frac"] <= 1 for m in steps)
     explanations = [json.loads(line) for line in (run / "explanations.jsonl").read_text().splitlines()]

@@ -40,7 +40,7 @@ def test_shipped_baselines_differ_from_their_base_only_in_algorithm():
     assert level5.task.levels == [5] and level5.algo == base.algo and level5.model == base.model
     assert grpo.algo.positive_source == "none" and sft_gt.algo.positive_source == "expert_cot"
     assert grpo.train.learning_rate == base.train.learning_rate == sft_gt.train.learning_rate
-    assert grpo.algo.beta == sft_gt.algo.beta == base.algo.beta == 0.04
+    assert grpo.algo.sft_beta == sft_gt.algo.sft_beta == base.algo.sft_beta == 0.04
 
 
 def test_base_key_merges_and_reports_problems(tmp_path):
@@ -93,7 +93,8 @@ BAD_CONFIGS = [
     ("task:\n  levels: [0, 6]\n", ["task.levels", "between 1 and 5"]),
     ("eval:\n  k: 8\n  n: 4\n", ["eval", "n (4) must be >= k (8)"]),
     ("algo:\n  name: ppo\n", ["algo.name", "'ppo'", "'exp_grpo'"]),
-    ("algo:\n  beta: 0.01\n  beta_min: 0.1\n", ["algo", "beta_min"]),
+    ("algo:\n  sft_beta: 0.01\n  sft_beta_min: 0.1\n", ["algo", "sft_beta_min"]),
+    ("algo:\n  beta: 0.04\n", ["algo.beta: renamed to algo.sft_beta", "algo.kl_beta is TRL's KL weight"]),
     ("train:\n  run_name: ../escape\n", ["train.run_name", "no slashes"]),
     ("train: 5\n", ["train", "valid dictionary"]),
     ("lora:\n  target_modules: q_proj\n", ["lora.target_modules", "valid list"]),

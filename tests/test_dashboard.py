@@ -30,12 +30,12 @@ def test_render_shows_every_panel_with_live_values():
     state = DashboardState(header={"algo": "exp_grpo", "model": "tiny", "backend": "hf", "device": "CPU x2"},
                            step=2, max_steps=4, rewards=[0.0, 0.25], tokens_per_s=123.4, memory="1.2 GiB RSS")
     state.metrics = {"reward": 0.25, "rewards/correctness/mean": 0.25, "expo/all_wrong_frac": 0.5,
-                     "expo/explain_valid_rate": 0.75, "expo/sft_loss": 0.812, "expo/beta": 0.04,
+                     "expo/explain_valid_rate": 0.75, "expo/sft_loss": 0.812, "expo/sft_beta": 0.04,
                      "learning_rate": 5e-5, "loss": 0.0321}
     state.latest = {"question": "Tom has 3 apples.", "text": "3 + 4 = 7\n#### 7", "verdict": "valid"}
     out = text_of(render(state))
     for needle in ("algo: exp_grpo", "backend: hf", "device: CPU x2", "step 2/4", "ETA",
-                   "all-wrong groups", "50%", "explanations valid", "75%", "L_SFT", "0.812", "beta", "0.04",
+                   "all-wrong groups", "50%", "explanations valid", "75%", "L_SFT", "0.812", "sft_beta", "0.04",
                    "accuracy", "25.0%", "tokens/s", "123", "memory", "1.2 GiB RSS", "lr", "5.00e-05",
                    "reward over steps", "last 0.250", "Q: Tom has 3 apples.", "#### 7", "verdict: valid"):
         assert needle in out, f"{needle!r} missing from:\n{out}"
@@ -52,7 +52,7 @@ def tiny_trainer(tiny_llama, tmp_path):
         cfg = ExpoConfig.model_validate({"model": {"name": str(tiny_llama), "backend": "hf"},
                                          "task": {"levels": [1], "num_problems": 4}})
         model, tok = load_model(cfg)
-        data, _ = build_prompt_dataset(load_task(cfg.task).problems, "hash", cfg, tok)
+        data, _ = build_prompt_dataset(load_task(cfg.task).problems, "hash", cfg.prompt, cfg.train.max_prompt_length, tok)
         args = ExPGRPOConfig(output_dir=str(tmp_path / "out"), max_steps=2, per_device_train_batch_size=4,
                              num_generations=2, max_completion_length=4, use_cpu=True, bf16=False, report_to="none",
                              save_strategy="no", logging_steps=1, disable_tqdm=True)
@@ -95,13 +95,13 @@ def test_plain_mode_prints_one_parseable_line_per_step(tiny_trainer, tmp_path):
 def test_dashboard_only_on_a_terminal_outside_ci(monkeypatch):
     cfg = ExpoConfig()
     monkeypatch.delenv("CI", raising=False)
-    assert use_dashboard(cfg, Console(force_terminal=True))
-    assert not use_dashboard(cfg, Console(force_terminal=False, force_jupyter=False))
+    assert use_dashboard(cfg.log, Console(force_terminal=True))
+    assert not use_dashboard(cfg.log, Console(force_terminal=False, force_jupyter=False))
     monkeypatch.setenv("CI", "true")
-    assert not use_dashboard(cfg, Console(force_terminal=True))
+    assert not use_dashboard(cfg.log, Console(force_terminal=True))
     monkeypatch.delenv("CI")
     cfg.log.tui = False
-    assert not use_dashboard(cfg, Console(force_terminal=True))
+    assert not use_dashboard(cfg.log, Console(force_terminal=True))
 
 
 def test_show_explanations_prefers_a_valid_one():

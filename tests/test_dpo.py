@@ -9,7 +9,13 @@ import torch
 from transformers import TrainerCallback
 from typer.testing import CliRunner
 
-from expo_lite.algorithms.dpo_pairs import SKIP_NO_CHOSEN, SKIP_NO_REJECTED, assemble_pairs, build_pairs
+from expo_lite.algorithms.dpo_pairs import (
+    SKIP_NO_CHOSEN,
+    SKIP_NO_REJECTED,
+    PairSampling,
+    assemble_pairs,
+    build_pairs,
+)
 from expo_lite.algorithms.explain import completion_ids_for
 from expo_lite.cli import app
 from expo_lite.config import ExpoConfig
@@ -53,7 +59,7 @@ def test_pairs_are_built_right_and_skips_are_counted(tiny_llama, tmp_path):
         [gen("2 + 2 = 4\n#### 4"), gen("#### 4")],
     ]
     chosen = ["3 + 4 = 7.\n#### 7", None, "2 + 2 = 4.\n#### 4"]
-    result = assemble_pairs(model, tok, problems, prompts, rollouts, chosen, "hash", cfg)
+    result = assemble_pairs(model, tok, problems, prompts, rollouts, chosen, "hash", PairSampling.from_config(cfg))
     assert result.skipped == {SKIP_NO_CHOSEN: 1, SKIP_NO_REJECTED: 1}
     assert result.rollouts == 6 and result.correct_rollouts == 2
     (pair,) = result.pairs
@@ -68,7 +74,7 @@ def test_build_pairs_samples_real_rollouts(tiny_llama, tmp_path):
     cfg = config(tiny_llama, tmp_path)
     model, tok = load_model(cfg)
     problems = load_task(cfg.task).problems
-    result = build_pairs(model, tok, problems, "hash", cfg)
+    result = build_pairs(model, tok, problems, "hash", PairSampling.from_config(cfg))
     assert result.rollouts == len(problems) * 2
     assert len(result.pairs) + sum(result.skipped.values()) == len(problems)
     for pair in result.pairs:

@@ -60,7 +60,8 @@ def test_dtype_and_precision_table():
 def test_training_arguments_follow_the_model_dtype_and_keep_nan_losses_visible(tmp_path):
     from expo_lite.recipes.trainer_args import common_training_kwargs
 
-    kwargs = common_training_kwargs(load_config(None), tmp_path, torch.float32)
+    cfg = load_config(None)
+    kwargs = common_training_kwargs(cfg.train, tmp_path, torch.float32, gradient_checkpointing=True)
     assert kwargs["bf16"] is False and kwargs["fp16"] is False
     assert kwargs["logging_nan_inf_filter"] is False  # else a NaN step loss is logged as the running mean
 
@@ -365,7 +366,7 @@ def test_our_forwards_run_under_the_accelerators_autocast_even_when_the_wrapper_
     model, tok = load_model(ExpoConfig.model_validate({"model": {"name": str(tiny_llama), "backend": "hf",
                                                                  "load_in_4bit": False, "gradient_checkpointing": False}}))
     cfg = ExpoConfig.model_validate({"task": {"levels": [1], "num_problems": 4}})
-    data, _ = build_prompt_dataset(load_task(cfg.task).problems, "hash", cfg, tok)
+    data, _ = build_prompt_dataset(load_task(cfg.task).problems, "hash", cfg.prompt, cfg.train.max_prompt_length, tok)
     inside = {"ours": False}
     original = getattr(grpo_module, ours)
 

@@ -40,7 +40,7 @@ def tiny(model_dir, r=4):
 def dataset_for(tokenizer, n, levels=(1,), fmt="hash"):
     cfg = ExpoConfig.model_validate({"task": {"levels": list(levels), "num_problems": n}})
     problems = load_task(cfg.task).problems[:n]
-    return build_prompt_dataset(problems, fmt, cfg, tokenizer)[0], problems
+    return build_prompt_dataset(problems, fmt, cfg.prompt, cfg.train.max_prompt_length, tokenizer)[0], problems
 
 
 def alternating_reward(completions, **_):

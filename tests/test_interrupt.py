@@ -240,7 +240,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tiny_llama, tmp_path)
 
     sets = [f"model.name={tiny_llama}", "model.backend=hf", f"train.output_dir={tmp_path}", "train.max_steps=6",
             "train.per_device_train_batch_size=4", "algo.num_generations=2", "train.max_completion_length=4",
-            "algo.name=grpo_sft_gt", "algo.beta=1.0", "train.save_steps=1", "train.learning_rate=1e36",
+            "algo.name=grpo_sft_gt", "algo.sft_beta=1.0", "train.save_steps=1", "train.learning_rate=1e36",
             "train.max_grad_norm=1e30"]
     result = CliRunner().invoke(app, ["train", "--no-tui", *sum((["--set", s] for s in sets), [])])
     assert result.exit_code == 3, result.output

@@ -69,7 +69,7 @@ def test_exp_grpo_two_processes(tiny_llama, tmp_path):
 
 @pytest.mark.slow
 def test_sft_term_under_ddp_matches_one_process(tiny_llama, tmp_path):
-    sets = ["algo.name=grpo_sft_gt", "algo.beta=1.0", "algo.num_generations=2", "train.max_steps=1",
+    sets = ["algo.name=grpo_sft_gt", "algo.sft_beta=1.0", "algo.num_generations=2", "train.max_steps=1",
             "train.optim=sgd", "train.learning_rate=0.5", "train.max_grad_norm=1000", "train.save_steps=10",
             "model.load_in_4bit=false"]  # fp32: 4-bit matmuls round differently at different batch sizes
     train(tiny_llama, tmp_path / "one", [*sets, "train.per_device_train_batch_size=4"], processes=1)

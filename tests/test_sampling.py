@@ -138,7 +138,7 @@ def test_explanation_tries_ride_in_trls_rollout_call(tiny_llama, tmp_path, expla
         model, tok = load_model(ExpoConfig.model_validate({"model": {"name": str(tiny_llama), "backend": "hf",
                                                                      "load_in_4bit": False}}))
         cfg = ExpoConfig.model_validate({"task": {"levels": [1], "num_problems": 4}})
-        data, problems = build_prompt_dataset(load_task(cfg.task).problems, "hash", cfg, tok)[0], load_task(cfg.task).problems
+        data, problems = build_prompt_dataset(load_task(cfg.task).problems, "hash", cfg.prompt, cfg.train.max_prompt_length, tok)[0], load_task(cfg.task).problems
         solved_ids = {problems[0].id}
 
         def half_solved(completions, problem_id, **_):

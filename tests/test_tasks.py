@@ -13,6 +13,8 @@ from expo_lite.config import TaskConfig
 from expo_lite.data.tasks import TaskError, load_task
 from expo_lite.verify.answers import answers_match
 
+from conftest import REPO
+
 GSM8K_ROWS = [
     {"question": "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. "
      "How many clips did Natalia sell altogether in April and May?",
@@ -221,6 +223,26 @@ def test_data_command_shows_what_training_would_load(tmp_path, tiny_llama):
                                         "--set", "task.levels=[4]", "--set", f"model.name={tiny_llama}"],
                                   terminal_width=200)
     assert filtered.exit_code == 0 and "selected 2 (filters: task.levels=[4])" in filtered.output
+
+
+def test_the_grading_convention_is_one_and_stated_as_the_code_applies_it(tmp_path, tiny_llama):
+    """`expo-lite data` on a GSM8K-style (#### N) task, the README and the verifier say the same thing: the
+    first style present wins whatever the task's format, so `#### 5` then `\\boxed{7}` answers 7."""
+    from typer.testing import CliRunner
+
+    from expo_lite.cli import app
+    from expo_lite.verify.answers import extract_final_answer, is_correct
+    from expo_lite.verify.extraction import GRADING
+
+    both = "Half of 10 is 5.\n#### 5\nOn second thought the total is $\\boxed{7}$."
+    assert extract_final_answer(both) == "7" and is_correct(both, "7") and not is_correct(both, "5")
+    path = write_jsonl(tmp_path / "train.jsonl", [{"question": "What is 2 + 3?", "answer": "2 + 3 = 5\n#### 5"}])
+    out = CliRunner().invoke(app, ["data", "--set", "task.name=gsm8k", "--set", f"task.path={path}",
+                                   "--set", f"model.name={tiny_llama}"], terminal_width=400).output
+    assert "answer format: hash (what the prompt asks for)" in out and GRADING in " ".join(out.split())
+    assert "its last \\boxed{} (MATH / Minerva), its first `#### N`" in GRADING  # boxed before hash, as applied
+    readme = " ".join((REPO / "README.md").read_text().split())
+    assert "first style present wins, the same for every task" in readme
 
 
 def test_data_command_exits_2_when_nothing_is_usable(tmp_path):

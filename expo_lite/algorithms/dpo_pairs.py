@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import ExpoConfig
+from ..config import ExplainConfig, ExpoConfig, PromptConfig
 from ..core.logprobs import score_completions
 from ..core.sampling import Generation, Row, decode
 from ..data.prompts import standard_prompt, user_text
@@ -26,12 +26,27 @@ from ..verify.answers import are_correct
 from .explain import completion_ids_for, explanation_rows, group_tries, judge, normalised_target
 
 PAIR_CHUNK_QUESTIONS = 8  # questions sampled together; progress and the partial-pairs file advance per chunk
-
-
 SKIP_NO_CHOSEN = "no valid chosen"
-
-
 SKIP_NO_REJECTED = "no incorrect rollout"
+
+
+@dataclass(frozen=True)
+class PairSampling:
+    """What building pairs reads of a config: the policy's own answers (G per question, at the rollout
+    temperature and length, as GRPO samples them), where the chosen response comes from, and the explanation
+    and prompt settings."""
+
+    num_generations: int
+    temperature: float
+    max_new_tokens: int
+    positive_source: str  # self_explanation | expert_cot
+    explain: ExplainConfig
+    prompts: PromptConfig
+
+    @classmethod
+    def from_config(cls, cfg: ExpoConfig) -> PairSampling:
+        return cls(cfg.algo.num_generations, cfg.train.temperature, cfg.train.max_completion_length,
+                   cfg.algo.positive_source or "self_explanation", cfg.explain, cfg.prompt)
 
 
 @dataclass
@@ -61,47 +76,47 @@ class PairSet:
         return self.correct_rollouts / max(self.rollouts, 1)
 
 
-def build_pairs(model: Any, tokenizer: Any, problems: list[Problem], fmt: str, cfg: ExpoConfig, round_index: int = 0,
+def build_pairs(model: Any, tokenizer: Any, problems: list[Problem], fmt: str, how: PairSampling, round_index: int = 0,
                 on_chunk: Any = None, chunk_size: int = PAIR_CHUNK_QUESTIONS) -> PairSet:
     """Sample, check and pair (see the module docstring), `chunk_size` questions at a time; after each chunk
     `on_chunk(chunk_problems, chunk_pairset)` (progress, the partial-pairs file)."""
     parts = []
     for start in range(0, len(problems), chunk_size):
         chunk = problems[start : start + chunk_size]
-        part = _build_chunk(model, tokenizer, chunk, fmt, cfg, round_index)
+        part = _build_chunk(model, tokenizer, chunk, fmt, how, round_index)
         parts.append(part)
         if on_chunk is not None:
             on_chunk(chunk, part)
     return merge_pair_sets(parts) if parts else PairSet([], Counter(), 0, 0)
 
 
-def _build_chunk(model: Any, tokenizer: Any, problems: list[Problem], fmt: str, cfg: ExpoConfig, round_index: int) -> PairSet:
+def _build_chunk(model: Any, tokenizer: Any, problems: list[Problem], fmt: str, how: PairSampling, round_index: int) -> PairSet:
     """The chunk's G rollouts per question and (for self-explanations) its explanation tries, in one decode."""
-    prompts = [standard_prompt(tokenizer, p.question, fmt, cfg.prompt) for p in problems]
-    g, t = cfg.algo.num_generations, cfg.train
-    rows = [Row(tuple(tokenizer(prompt, add_special_tokens=False)["input_ids"]), t.temperature, t.max_completion_length)
+    prompts = [standard_prompt(tokenizer, p.question, fmt, how.prompts) for p in problems]
+    g = how.num_generations
+    rows = [Row(tuple(tokenizer(prompt, add_special_tokens=False)["input_ids"]), how.temperature, how.max_new_tokens)
             for prompt in prompts for _ in range(g)]
-    explaining = cfg.algo.positive_source == "self_explanation"
-    tries_rows = explanation_rows(tokenizer, problems, fmt, cfg.explain, cfg.prompt) if explaining else []
-    if cfg.explain.top_p == 1.0:  # rollouts sample without top-p: one call can hold both
+    explaining = how.positive_source == "self_explanation"
+    tries_rows = explanation_rows(tokenizer, problems, fmt, how.explain, how.prompts) if explaining else []
+    if how.explain.top_p == 1.0:  # rollouts sample without top-p: one call can hold both
         samples = decode(model, tokenizer, rows + tries_rows)
     else:
-        samples = decode(model, tokenizer, rows) + decode(model, tokenizer, tries_rows, top_p=cfg.explain.top_p)
+        samples = decode(model, tokenizer, rows) + decode(model, tokenizer, tries_rows, top_p=how.explain.top_p)
     rollouts = [samples[i * g : (i + 1) * g] for i in range(len(problems))]
     if explaining:
-        tries = group_tries(samples[len(problems) * g :], cfg.explain.num_tries)
-        records = judge(model, tokenizer, problems, tries, fmt, cfg.explain, cfg.prompt)
+        tries = group_tries(samples[len(problems) * g :], how.explain.num_tries)
+        records = judge(model, tokenizer, problems, tries, fmt, how.explain, how.prompts)
         chosen_texts = [r.text if r.valid else None for r in records]
     else:
         chosen_texts = [normalised_target(p.solution, p.answer, fmt) if p.solution else None for p in problems]
-    return assemble_pairs(model, tokenizer, problems, prompts, rollouts, chosen_texts, fmt, cfg, round_index)
+    return assemble_pairs(model, tokenizer, problems, prompts, rollouts, chosen_texts, fmt, how, round_index)
 
 
 def assemble_pairs(model: Any, tokenizer: Any, problems: list[Problem], prompts: list[str],
-                   rollouts: list[list[Generation]], chosen_texts: list[str | None], fmt: str, cfg: ExpoConfig,
+                   rollouts: list[list[Generation]], chosen_texts: list[str | None], fmt: str, how: PairSampling,
                    round_index: int = 0) -> PairSet:
     """Verify the rollouts, pick each question's rejected CoT, score both sides under P(q)."""
-    positive = cfg.algo.positive_source
+    positive = how.positive_source
     skipped: Counter = Counter()
     candidates = []  # (problem, prompt ids, chosen, [(rejected text, finished)])
     verdicts = iter(are_correct([g.text for gens in rollouts for g in gens],
@@ -140,13 +155,13 @@ def assemble_pairs(model: Any, tokenizer: Any, problems: list[Problem], prompts:
         elif k not in best or s.mean_logprob > best[k][0]:
             best[k] = (s.mean_logprob, j)
 
-    system = [{"role": "system", "content": cfg.prompt.system}] if cfg.prompt.system else []
+    system = [{"role": "system", "content": how.prompts.system}] if how.prompts.system else []
     pairs = []
     for k, (problem, _, chosen, wrong) in enumerate(candidates):
         lp, j = best[k]
         pairs.append(Pair(
             problem.id, round_index, problem.question, problem.answer, problem.level,
-            system + [{"role": "user", "content": user_text(problem.question, fmt, cfg.prompt)}],
+            system + [{"role": "user", "content": user_text(problem.question, fmt, how.prompts)}],
             chosen, wrong[j].text, positive, chosen_lp[k], lp,
         ))
     return PairSet(pairs, skipped, total, correct)

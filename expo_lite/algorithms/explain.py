@@ -27,7 +27,8 @@ from ..core.logprobs import score_completions
 from ..core.sampling import Generation, Row, decode
 from ..data.prompts import final_line, hint_prompt, standard_prompt
 from ..data.tasks import Problem
-from ..verify.answers import answers_match, final_answer_span, sentence_start
+from ..verify.answers import answers_match, final_answer_span
+from ..verify.extraction import sentence_start
 
 REASONS = ("truncated", "no_answer", "wrong_answer", "leak", "too_short")  # in the order they are checked
 VALID = "ok"

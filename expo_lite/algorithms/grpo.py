@@ -35,18 +35,10 @@ from trl import GRPOConfig, GRPOTrainer
 from ..config import ExplainConfig, PromptConfig
 from ..core import distributed
 from ..core.logprobs import unwrap
-from ..core.sampling import Generation, eos_ids, joint_compatible, joint_generate
-from ..data.prompts import standard_prompt
+from ..core.sampling import Generation, Row, eos_ids, joint_compatible, joint_generate
 from ..data.tasks import Problem
-from .explain import (
-    Explanation,
-    completion_ids_for,
-    explain,
-    explanation_rows,
-    group_tries,
-    judge,
-    normalised_target,
-)
+from .explain import Explanation, explain, explanation_rows, group_tries, judge
+from .positives import Positives, expert_targets, groups_to_explain, split_for_accumulation, valid_targets
 from .schedules import beta_at
 from .sft import collate, nll_sum
 from .unsloth_trainers import (
@@ -217,8 +209,7 @@ class ExPGRPOTrainer(GRPOTrainer):
         self.explain_config = explain_config or ExplainConfig()
         self.prompt_config = prompt_config or PromptConfig()
         self.on_explanations = on_explanations
-        self._sft_chunks: list[list[tuple[list[int], list[int]]]] = []
-        self._sft_tokens_global = 0
+        self._positives = Positives()  # this generation batch's, read by sft_term
         self._last_group_solved: list[bool] = []
         self._previous_batch_unsolved = True  # explain_on unsolved: the first batch rides along
         self.explained_questions = 0  # total questions sent to the explanation engine (for tests and logs)
@@ -251,18 +242,32 @@ class ExPGRPOTrainer(GRPOTrainer):
         return rewards_per_func
 
     def _generate_and_score_completions(self, inputs):
+        """TRL's generation and scoring of the batch (with our explanation tries riding in its decode when that
+        is the plan), then this batch's positives: the one value the SFT term reads."""
         self._last_group_solved = []  # filled by _calculate_rewards for this batch
         self._ridden: list[tuple[list[int], bool]] | None = None
         if not (self.expo_active and self.model.training):
             return super()._generate_and_score_completions(inputs)
-        problems = [self._problem(row) for _, row in self._local_groups(inputs)]
-        if self._explain_with_rollouts():
-            with self._riding_along(problems) as ridden:
+        args, tok = self.args, self.processing_class
+        groups = self._local_groups(inputs)
+        problems = [self._problem(row) for _, row in groups]
+        explaining = args.positive_source == "self_explanation"
+        rows = explanation_rows(tok, problems, args.answer_format, self.explain_config, self.prompt_config) if explaining else []
+        if explaining and self._explain_with_rollouts():
+            with self._riding_along(rows) as ridden:
                 output = super()._generate_and_score_completions(inputs)
             self._ridden = ridden
         else:
             output = super()._generate_and_score_completions(inputs)
-        self._build_positives(inputs)
+        solved = self._solved(groups)
+        keep = groups_to_explain(solved, [g for g, _ in groups], args.explain_on)
+        kept = [p for p, k in zip(problems, keep, strict=True) if k]
+        records = self._explanations(kept, keep, rows) if explaining and kept else []
+        examples = valid_targets(records) if explaining else expert_targets(tok, kept, args.answer_format,
+                                                                            self.prompt_config)
+        self._positives = Positives(split_for_accumulation(examples, args.steps_per_generation),
+                                    int(self._gather_sum(sum(len(c) for _, c in examples))))
+        self._report(solved, records, examples)
         return output
 
     def _explain_with_rollouts(self) -> bool:
@@ -287,11 +292,10 @@ class ExPGRPOTrainer(GRPOTrainer):
         return self._previous_batch_unsolved
 
     @contextmanager
-    def _riding_along(self, problems: list[Problem]) -> Iterator[list[tuple[list[int], bool]]]:
-        """For the duration of TRL's generation, the model's `generate` also decodes the explanation tries
-        of `problems` (the object TRL's unwrap_model_for_generation yields: the model inside any DDP wrapper)."""
+    def _riding_along(self, rows: list[Row]) -> Iterator[list[tuple[list[int], bool]]]:
+        """For the duration of TRL's generation, the model's `generate` also decodes the explanation tries'
+        `rows` (the object TRL's unwrap_model_for_generation yields: the model inside any DDP wrapper)."""
         tok = self.processing_class
-        rows = explanation_rows(tok, problems, self.args.answer_format, self.explain_config, self.prompt_config)
         target = self.accelerator.unwrap_model(self.model_wrapped)
         had_own = "generate" in vars(target)
         original = target.generate
@@ -323,68 +327,49 @@ class ExPGRPOTrainer(GRPOTrainer):
         return Problem(str(row.get("problem_id", "")), row["question"], str(row["answer"]), row.get("solution") or None,
                        row.get("level"))
 
-    def _build_positives(self, inputs: list[dict[str, Any]]) -> None:
-        args, tok = self.args, self.processing_class
-        groups = self._local_groups(inputs)
+    def _solved(self, groups: list[tuple[int, dict[str, Any]]]) -> list[bool]:
+        """This batch's solved flag per group (all processes), as _calculate_rewards recorded them."""
         solved = self._last_group_solved
         if groups and len(solved) <= groups[-1][0]:
             raise RuntimeError(
                 "ExPGRPOTrainer did not see this batch's rewards: the parent trainer no longer calls "
                 "_calculate_rewards(). This TRL/Unsloth version is not supported; see pyproject.toml for tested ones."
             )
-        unsolved = sum(not s for s in solved)
-        self._previous_batch_unsolved = unsolved > 0
-        keep = [args.explain_on == "all" or not solved[g] for g, _ in groups]
-        problems = [self._problem(row) for (_, row), k in zip(groups, keep, strict=True) if k]
-        examples: list[tuple[list[int], list[int]]] = []
-        records: list[Explanation] = []
-        if args.positive_source == "self_explanation" and problems:
-            self.explained_questions += len(problems)
-            model = self.accelerator.unwrap_model(self.model)
-            with self.accelerator.autocast():  # Unsloth strips accelerate's autocast wrapper off the forward
-                if self._ridden is not None:  # sampled in TRL's rollout call; solved groups' tries are dropped
-                    tries = self._ridden_tries(groups, keep)
-                    records = judge(model, tok, problems, tries, args.answer_format, self.explain_config,
-                                    self.prompt_config)
-                else:
-                    records = explain(model, tok, problems, args.answer_format, self.explain_config, self.prompt_config)
-            examples = [(r.prompt_ids, r.completion_ids) for r in records if r.valid]
-        elif args.positive_source == "expert_cot":
-            for p in problems:
-                if p.solution:
-                    prompt = tok(standard_prompt(tok, p.question, args.answer_format, self.prompt_config),
-                                 add_special_tokens=False)["input_ids"]
-                    target = normalised_target(p.solution, p.answer, args.answer_format)
-                    examples.append((prompt, completion_ids_for(tok, target)))
+        self._previous_batch_unsolved = not all(solved)
+        return solved
 
-        spg = args.steps_per_generation
-        self._sft_chunks = [examples[k::spg] for k in range(spg)]
-        local_tokens = sum(len(c) for _, c in examples)
-        self._sft_tokens_global = int(self._gather_sum(local_tokens))
-        if args.positive_source == "self_explanation":
+    def _explanations(self, kept: list[Problem], keep: list[bool], rows: list[Row]) -> list[Explanation]:
+        """Judged self-explanations of the `kept` problems: from the tries that rode in TRL's decode (the other
+        groups' tries are dropped), or sampled now in a call of their own."""
+        args, tok = self.args, self.processing_class
+        self.explained_questions += len(kept)
+        model = self.accelerator.unwrap_model(self.model)
+        with self.accelerator.autocast():  # Unsloth strips accelerate's autocast wrapper off the forward
+            if self._ridden is None:
+                return explain(model, tok, kept, args.answer_format, self.explain_config, self.prompt_config)
+            samples = [Generation(list(r.prompt_ids), ids, tok.decode(ids, skip_special_tokens=True), cut)
+                       for r, (ids, cut) in zip(rows, self._ridden, strict=True)]
+            tries = [t for t, k in zip(group_tries(samples, self.explain_config.num_tries), keep, strict=True) if k]
+            return judge(model, tok, kept, tries, args.answer_format, self.explain_config, self.prompt_config)
+
+    def _report(self, solved: list[bool], records: list[Explanation], examples: list[Any]) -> None:
+        """The batch's ExPO metrics, and every process's explanation records to the one writer."""
+        explaining = self.args.positive_source == "self_explanation"
+        if explaining:
             everyone = self._gather_records(records)
             if everyone and self.on_explanations is not None and self.accelerator.is_main_process:
                 self.on_explanations(everyone)  # one writer for explanations.jsonl, every rank's records
-
         metrics = self._metrics["train"]
-        metrics["expo/all_wrong_frac"].append(unsolved / max(len(solved), 1))
-        metrics["expo/positives"].append(float(self._gather_sum(len(examples))))
-        metrics["expo/positive_tokens"].append(self._sft_tokens_global / max(self._gather_sum(len(examples)), 1))
-        metrics["expo/beta"].append(self.current_sft_beta())
-        if args.positive_source == "self_explanation":
+        positives = self._gather_sum(len(examples))
+        metrics["expo/all_wrong_frac"].append(sum(not s for s in solved) / max(len(solved), 1))
+        metrics["expo/positives"].append(float(positives))
+        metrics["expo/positive_tokens"].append(self._positives.tokens / max(positives, 1))
+        metrics["expo/sft_beta"].append(self.current_sft_beta())
+        if explaining:
             tried = self._gather_sum(len(records))
             metrics["expo/explained"].append(float(tried))
             if tried:
                 metrics["expo/explain_valid_rate"].append(self._gather_sum(sum(r.valid for r in records)) / tried)
-
-    def _ridden_tries(self, groups: list[tuple[int, dict[str, Any]]], keep: list[bool]) -> list[list[Generation]]:
-        """The explanation tries decoded in TRL's call, as Generations, for the groups that are kept."""
-        tok, n = self.processing_class, self.explain_config.num_tries
-        rows = explanation_rows(tok, [self._problem(row) for _, row in groups], self.args.answer_format,
-                                self.explain_config, self.prompt_config)
-        samples = [Generation(list(r.prompt_ids), ids, tok.decode(ids, skip_special_tokens=True), cut)
-                   for r, (ids, cut) in zip(rows, self._ridden or [], strict=True)]
-        return [t for t, k in zip(group_tries(samples, n), keep, strict=True) if k]
 
     def _gather_records(self, records: list[Explanation]) -> list[Explanation]:
         for r in records:
@@ -409,16 +394,15 @@ class ExPGRPOTrainer(GRPOTrainer):
     def sft_term(self, model: Any, device: Any = None) -> torch.Tensor | None:
         """beta_t * (this micro-batch's summed token NLL of the positives) / (positive tokens of the whole
         generation batch) * (the accumulation / world-size factor in the module docstring), or None."""
-        if not (self.expo_active and model.training and self._sft_chunks):
+        if not (self.expo_active and model.training):
             return None
         spg = self.args.steps_per_generation
-        chunk = self._sft_chunks[self._step % spg]
         beta = self.current_sft_beta()
-        batch = collate(chunk, self.processing_class.pad_token_id, device=device)
-        if batch is None or self._sft_tokens_global == 0 or beta == 0:
+        batch = collate(self._positives.chunk(self._step), self.processing_class.pad_token_id, device=device)
+        if batch is None or self._positives.tokens == 0 or beta == 0:
             return None
         scale = spg / self.current_gradient_accumulation_steps * self.accelerator.num_processes
         with self.accelerator.autocast():
             summed = nll_sum(model, batch)
         self._metrics["train"]["expo/sft_loss"].append(float(summed.detach()) / batch.num_tokens)  # this chunk's mean
-        return beta * summed / self._sft_tokens_global * scale
+        return beta * summed / self._positives.tokens * scale

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from ..core.logprobs import masked_logprobs
+from ..core.logprobs import masked_logprobs, right_padded
 
 
 @dataclass
@@ -34,19 +34,7 @@ def collate(examples: list[tuple[list[int], list[int]]], pad_id: int, device: An
     """(prompt ids, completion ids) pairs -> one padded batch; None when there is nothing to learn."""
     if not examples:
         return None
-    width = max(len(p) + len(c) for p, c in examples)
-    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
-    attention = torch.zeros((len(examples), width), dtype=torch.long)
-    loss_mask = torch.zeros((len(examples), width), dtype=torch.long)
-    for i, (prompt, completion) in enumerate(examples):
-        n = len(prompt) + len(completion)
-        ids[i, :n] = torch.tensor(prompt + completion)
-        attention[i, :n] = 1
-        loss_mask[i, len(prompt) : n] = 1
-    batch = SFTBatch(ids, attention, loss_mask)
-    if device is not None:
-        batch = SFTBatch(ids.to(device), attention.to(device), loss_mask.to(device))
-    return batch
+    return SFTBatch(*(t.to(device) if device is not None else t for t in right_padded(examples, pad_id)))
 
 
 def nll_sum(model: Any, batch: SFTBatch) -> torch.Tensor:

@@ -2,8 +2,11 @@
 
 Under DDP every rank runs the whole recipe. Sampling work is sharded (each rank explains only its own
 questions), results that go to disk are gathered to rank 0, and only rank 0 writes the run directory.
-With a single process every helper here is a no-op that never touches torch.distributed, so the
-single-GPU path stays exactly what it was.
+The collectives are accelerate's (`PartialState`, the same state TRL's trainers use, which starts the process
+group from the launcher's environment the first time it is needed); what is ours is only the sharding rule
+and reading rank / world size from the environment, which works before any process group exists (config
+checks run before the model loads). With a single process every helper here returns at once and never starts
+torch.distributed, so the single-GPU path stays exactly what it was.
 """
 
 from __future__ import annotations
@@ -29,17 +32,14 @@ def is_main() -> bool:
     return rank() == 0
 
 
-def _group():
-    """torch.distributed, initialised from the launcher's environment if nobody has yet. The Trainer
-    (through accelerate) later finds the group already there and uses it."""
+def _state():
+    """accelerate's process state. On CPU it must be asked for (cpu=True, as the Trainer's use_cpu asks):
+    without it accelerate reads a torchrun launch on CPU as one process, and the state is shared, so the
+    first caller decides for the Trainer too."""
     import torch
-    import torch.distributed as dist
+    from accelerate import PartialState
 
-    if not dist.is_initialized():
-        if torch.cuda.is_available():
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
-    return dist
+    return PartialState(cpu=not torch.cuda.is_available())
 
 
 def shard(items: list[T]) -> list[T]:
@@ -51,36 +51,34 @@ def gather(items: list[T]) -> list[T]:
     """Every rank's list, concatenated in rank order, on every rank."""
     if world_size() == 1:
         return items
-    parts: list[list[T] | None] = [None] * world_size()
-    _group().all_gather_object(parts, items)
-    return [x for part in parts for x in part or []]
+    from accelerate.utils import gather_object
 
-
-def broadcast(obj: T) -> T:
-    """Rank 0's value of `obj` on every rank."""
-    if world_size() == 1:
-        return obj
-    box = [obj]
-    _group().broadcast_object_list(box, src=0)
-    return box[0]
+    _state()
+    return gather_object(items)
 
 
 def barrier() -> None:
     if world_size() > 1:
-        _group().barrier()
+        _state().wait_for_everyone()
 
 
 @contextmanager
 def main_first() -> Iterator[None]:
     """Rank 0 runs the block first (e.g. converting the embedded model into the shared cache), then the
     others, so no two processes write the same cache file at once."""
-    if not is_main():
-        barrier()
-    yield
-    if is_main():
-        barrier()
+    if world_size() == 1:
+        yield
+        return
+    with _state().main_process_first():
+        yield
 
 
 def shared_path(make: Any) -> Path:
     """`make()` on rank 0 (it creates something and returns its path); every rank gets that path."""
-    return Path(broadcast(str(make()) if is_main() else None))
+    if world_size() == 1:
+        return Path(make())
+    from accelerate.utils import broadcast_object_list
+
+    _state()
+    box = [str(make()) if is_main() else None]
+    return Path(broadcast_object_list(box, from_process=0)[0])

@@ -114,6 +114,21 @@ def masked_logprobs(model: Any, input_ids: torch.Tensor, attention_mask: torch.T
                           getattr(inner, "config", None), block)
 
 
+def right_padded(examples: list[tuple[list[int], list[int]]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(prompt ids, completion ids) rows -> input_ids, attention_mask and a mask of the completion tokens, each
+    (rows, longest row), right-padded: the layout masked_logprobs reads (scoring and the SFT term both use it)."""
+    width = max(len(p) + len(c) for p, c in examples)
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(examples), width), dtype=torch.long)
+    completion = torch.zeros((len(examples), width), dtype=torch.long)
+    for i, (prompt, target) in enumerate(examples):
+        n = len(prompt) + len(target)
+        ids[i, :n] = torch.tensor(prompt + target)
+        attention[i, :n] = 1
+        completion[i, len(prompt) : n] = 1
+    return ids, attention, completion
+
+
 def score_completions(
     model: Any,
     prompt_ids: list[list[int]],
@@ -136,14 +151,7 @@ def score_completions(
             rows = max(1, tokens_per_forward // max(width, 1))
             chunk = order[start : start + rows]
             start += len(chunk)
-            ids = torch.full((len(chunk), width), pad_id, dtype=torch.long)
-            mask = torch.zeros_like(ids)
-            loss_mask = torch.zeros_like(ids)
-            for r, i in enumerate(chunk):
-                p, c = prompt_ids[i], completion_ids[i]
-                ids[r, : len(p) + len(c)] = torch.tensor(p + c)
-                mask[r, : len(p) + len(c)] = 1
-                loss_mask[r, len(p) : len(p) + len(c)] = 1
+            ids, mask, loss_mask = right_padded([(prompt_ids[i], completion_ids[i]) for i in chunk], pad_id)
             lp = masked_logprobs(model, ids.to(device), mask.to(device), loss_mask.to(device), block).cpu()
             offset = 0
             for i in chunk:  # masked_logprobs flattens row by row, in row order

@@ -72,14 +72,6 @@ def choose_backend(requested: str, processes: int | None = None) -> BackendChoic
     return BackendChoice("unsloth", "CUDA GPU found and unsloth is installed")
 
 
-def unsloth_patched_trl() -> bool:
-    """Whether Unsloth has rebuilt TRL's GRPOTrainer (it does so on import, on a GPU only)."""
-    import sys
-
-    trl = sys.modules.get("trl")
-    return trl is not None and getattr(trl, "GRPOTrainer", type).__name__.startswith("Unsloth")
-
-
 def reset_unsloth_flags() -> None:
     """Unsloth's GRPO sets UNSLOTH_RETURN_HIDDEN_STATES=1 inside its loss and log-prob code, one path of
     which has no `finally`: after an exception there (an OOM), every later forward in the same process

@@ -16,7 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ..algorithms.dpo_pairs import Pair, PairSet, build_pairs, fitting_pairs, merge_pair_sets
+from ..algorithms.dpo_pairs import Pair, PairSampling, PairSet, build_pairs, fitting_pairs, merge_pair_sets
 from ..algorithms.unsloth_trainers import (
     ensure_mode_methods,
     is_unsloth_class,
@@ -76,7 +76,8 @@ def dpo_args(cfg: ExpoConfig, output_dir: Path, model_dtype: Any = None, max_len
     t, a = cfg.train, cfg.algo
     losses, weights = (["sigmoid", "sft"], [1.0, a.dpo_sft_weight]) if a.dpo_sft_weight > 0 else (["sigmoid"], None)
     kwargs = dict(
-        **common_training_kwargs(cfg, output_dir, model_dtype),
+        **common_training_kwargs(cfg.train, output_dir, model_dtype, gradient_checkpointing=cfg.model.gradient_checkpointing,
+                                 report_to=cfg.log.report_to),
         num_train_epochs=a.dpo_epochs,
         beta=a.dpo_beta,
         loss_type=losses,
@@ -187,7 +188,7 @@ def _round_pairs(cfg: ExpoConfig, run: Any, model: Any, tokenizer: Any, problems
 
     partial_path = run.path / f"pairs_round{r}.partial.jsonl"
     single = distributed.world_size() == 1
-    earlier = _load_partial(partial_path) if single and partial_path.is_file() else []
+    earlier = list(read_jsonl(partial_path)) if single and partial_path.is_file() else []
     done_ids = {pid for part in earlier for pid in part["problem_ids"]}
     todo = [p for p in problems if p.id not in done_ids]
     set_seed(cfg.train.seed + r + 1000 * len(done_ids))  # a round's pairs depend on its policy and the seed
@@ -208,7 +209,7 @@ def _round_pairs(cfg: ExpoConfig, run: Any, model: Any, tokenizer: Any, problems
     with PhaseProgress(console if distributed.is_main() and console is not None else Console(quiet=True),
                        f"pairs round {r + 1}", len(mine), work) as bar:
         try:
-            built = build_pairs(model, tokenizer, mine, fmt, cfg, r, on_chunk=save_chunk)
+            built = build_pairs(model, tokenizer, mine, fmt, PairSampling.from_config(cfg), r, on_chunk=save_chunk)
         except KeyboardInterrupt:
             if console is not None and single:
                 console.print(f"[yellow]interrupted while building pairs: {len(done_ids) + bar.done}/{len(problems)} "
@@ -222,10 +223,6 @@ def _round_pairs(cfg: ExpoConfig, run: Any, model: Any, tokenizer: Any, problems
         _save_pairs(_pairs_path(run.path, r), stats.pairs)
         partial_path.unlink(missing_ok=True)
     return stats
-
-
-def _load_partial(path: Path) -> list[dict]:
-    return list(read_jsonl(path))
 
 
 def _finish_round(model: Any, run: Any, r: int, rounds: int, record: dict) -> None:

@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..config import ExpoConfig
+from ..config import EvalConfig, PromptConfig
 from ..core.sampling import MAX_ROWS, Row, decode
 from ..data.prompts import standard_prompt
 from ..data.tasks import Problem
@@ -73,18 +73,17 @@ def percent_with_interval(summary: dict[str, Any], metric: str) -> str:
     return f"{summary[metric]:.1%} [{100 * low:.1f}, {100 * high:.1f}]"
 
 
-def evaluate(model: Any, tokenizer: Any, problems: list[Problem], fmt: str, cfg: ExpoConfig,
+def evaluate(model: Any, tokenizer: Any, problems: list[Problem], fmt: str, e: EvalConfig, prompts: PromptConfig,
              progress: Any = None, results: list[QuestionResult] | None = None) -> list[QuestionResult]:
     """n samples at eval.temperature plus one greedy answer per question, checked against the gold answer.
     Results are appended to `results` (if given) batch by batch, so an interrupted caller keeps them."""
-    e = cfg.eval
     results = [] if results is None else results
     per_call = max(1, MAX_ROWS // (e.n + 1))  # questions whose n samples + greedy answer share one decode
     for start in range(0, len(problems), per_call):
         chunk = problems[start : start + per_call]
         rows = []
         for p in chunk:
-            ids = tuple(tokenizer(standard_prompt(tokenizer, p.question, fmt, cfg.prompt), add_special_tokens=False)["input_ids"])
+            ids = tuple(tokenizer(standard_prompt(tokenizer, p.question, fmt, prompts), add_special_tokens=False)["input_ids"])
             rows += [Row(ids, e.temperature, e.max_new_tokens)] * e.n + [Row(ids, 0.0, e.max_new_tokens)]
         samples = decode(model, tokenizer, rows)
         verdicts = are_correct([g.text for g in samples], [p.answer for p in chunk for _ in range(e.n + 1)])
@@ -145,7 +144,7 @@ def run_eval(target: str, overrides: list[str] | None = None, split: str | None 
 
     with RunLock(run.path), PhaseProgress(console, "eval", len(problems), work) as bar:
         try:
-            evaluate(model, tokenizer, problems, fmt, cfg, bar.advance, results)
+            evaluate(model, tokenizer, problems, fmt, cfg.eval, cfg.prompt, bar.advance, results)
         except KeyboardInterrupt:
             atomic_write_json(run.path / "eval.partial.json", {**describe(results), "partial": True,
                                                                 "questions_planned": len(problems)})

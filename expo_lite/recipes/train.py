@@ -15,41 +15,40 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ..config import ExpoConfig
+from ..config import ExpoConfig, LogConfig, PromptConfig, TrainConfig
 from ..core import distributed
-from ..run.rundir import RunDir, create_run_dir, last_complete_checkpoint, save_interrupted
+from ..run.rundir import RunDir, create_run_dir, last_complete_checkpoint, save_interrupted, with_run_name
 
 
-def build_prompt_dataset(problems: list, fmt: str, cfg: ExpoConfig, tokenizer: Any):
+def build_prompt_dataset(problems: list, fmt: str, prompts: PromptConfig, max_prompt_length: int, tokenizer: Any):
     """TRL dataset rows: conversational `prompt` = P(q), plus the columns the reward and the engine read.
-    Prompts longer than train.max_prompt_length tokens are dropped and counted."""
+    Prompts longer than `max_prompt_length` (train.max_prompt_length) tokens are dropped and counted."""
     from datasets import Dataset
 
     from ..data.prompts import standard_prompt, user_text
 
     rows, too_long = [], 0
-    system = [{"role": "system", "content": cfg.prompt.system}] if cfg.prompt.system else []
+    system = [{"role": "system", "content": prompts.system}] if prompts.system else []
     for p in problems:
-        if len(tokenizer(standard_prompt(tokenizer, p.question, fmt, cfg.prompt))["input_ids"]) > cfg.train.max_prompt_length:
+        if len(tokenizer(standard_prompt(tokenizer, p.question, fmt, prompts))["input_ids"]) > max_prompt_length:
             too_long += 1
             continue
         rows.append({
-            "prompt": system + [{"role": "user", "content": user_text(p.question, fmt, cfg.prompt)}],
+            "prompt": system + [{"role": "user", "content": user_text(p.question, fmt, prompts)}],
             "answer": p.answer, "question": p.question, "problem_id": p.id,
             "solution": p.solution or "", "level": p.level if p.level is not None else -1,
         })
     if not rows:
-        raise ValueError(f"every prompt is longer than train.max_prompt_length={cfg.train.max_prompt_length} tokens")
+        raise ValueError(f"every prompt is longer than train.max_prompt_length={max_prompt_length} tokens")
     return Dataset.from_list(rows), too_long
 
 
-def check_grpo_batch(cfg: ExpoConfig, n_prompts: int) -> None:
+def check_grpo_batch(t: TrainConfig, g: int, n_prompts: int) -> None:
     """What TRL needs of the batch, checked before anything is loaded or written. TRL samples whole
     groups of `num_generations` rollouts per generation batch and drops an incomplete last batch, so
     with fewer prompts than one generation batch holds it trains 0 steps and reports success."""
     from ..data.tasks import TaskError
 
-    t, g = cfg.train, cfg.algo.num_generations
     world = distributed.world_size()
     generation_batch = t.per_device_train_batch_size * world * t.gradient_accumulation_steps
     shape = (f"train.per_device_train_batch_size ({t.per_device_train_batch_size}) x {world} process(es) x "
@@ -69,7 +68,8 @@ def grpo_args(cfg: ExpoConfig, run: RunDir, model_dtype: Any = None):
 
     t, a = cfg.train, cfg.algo
     return ExPGRPOConfig(
-        **common_training_kwargs(cfg, run.checkpoints_path, model_dtype),
+        **common_training_kwargs(t, run.checkpoints_path, model_dtype, gradient_checkpointing=cfg.model.gradient_checkpointing,
+                                 report_to=cfg.log.report_to),
         max_steps=t.max_steps,
         num_generations=a.num_generations,
         max_completion_length=t.max_completion_length,
@@ -80,9 +80,9 @@ def grpo_args(cfg: ExpoConfig, run: RunDir, model_dtype: Any = None):
         epsilon_high=a.epsilon_high if a.epsilon_high is not None else a.epsilon,
         scale_rewards=a.scale_rewards,
         mask_truncated_completions=a.mask_truncated_completions,
-        sft_beta=a.beta,
-        sft_beta_schedule=a.beta_schedule,
-        sft_beta_min=a.beta_min,
+        sft_beta=a.sft_beta,
+        sft_beta_schedule=a.sft_beta_schedule,
+        sft_beta_min=a.sft_beta_min,
         positive_source=a.positive_source or "none",
         explain_on=a.explain_on,
         answer_format=answer_format(cfg.task),
@@ -107,7 +107,7 @@ def run_training(cfg: ExpoConfig, resume: bool = False, console: Any = None) -> 
     # that cannot load must leave the output folder exactly as it was.
     task = load_task(cfg.task)
     if cfg.algo.name != "exp_dpo":
-        check_grpo_batch(cfg, len(task.problems))
+        check_grpo_batch(cfg.train, cfg.algo.num_generations, len(task.problems))
     resumed = create_run_dir(cfg, resume=True) if resume else None  # only checks that the run exists
     main = distributed.is_main()
     if main:
@@ -123,7 +123,7 @@ def run_training(cfg: ExpoConfig, resume: bool = False, console: Any = None) -> 
         run = resumed or RunDir(distributed.shared_path(lambda: create_run_dir(cfg).path))
         if resumed is None and main:
             owned.enter_context(RunLock(run.path))
-        cfg.train.run_name = run.path.name  # rank 0 may have picked a free suffix (demo-2)
+        cfg = with_run_name(cfg, run.path.name)  # rank 0 may have picked a free suffix (demo-2)
         console.print(
             f"[bold]expo-lite[/bold] {cfg.algo.name} (positive source: {cfg.algo.positive_source}) | {run.path}\n"
             f"model {cfg.model.name} on {model.expo_backend} (4-bit {cfg.model.use_4bit()}, LoRA r={cfg.lora.r}), "
@@ -180,10 +180,11 @@ def _run_grpo(cfg, run, model, tokenizer, task, console, dashboard, resume: bool
     from ..run.callbacks import MetricsLogger, StopOnNonFiniteLoss
     from ..verify.answers import correctness_reward
 
-    dataset, too_long = build_prompt_dataset(task.problems, answer_format(cfg.task), cfg, tokenizer)
+    dataset, too_long = build_prompt_dataset(task.problems, answer_format(cfg.task), cfg.prompt, cfg.train.max_prompt_length,
+                                             tokenizer)
     if too_long:
         console.print(f"{too_long} prompts over train.max_prompt_length={cfg.train.max_prompt_length} tokens dropped")
-        check_grpo_batch(cfg, len(dataset))
+        check_grpo_batch(cfg.train, cfg.algo.num_generations, len(dataset))
     nan_guard = StopOnNonFiniteLoss()
 
     def log_explanations(records):
@@ -223,15 +224,15 @@ def _run_grpo(cfg, run, model, tokenizer, task, console, dashboard, resume: bool
     )
 
 
-def use_dashboard(cfg: ExpoConfig, console: Any) -> bool:
+def use_dashboard(log: LogConfig, console: Any) -> bool:
     """The live view on a terminal or in Jupyter; plain lines under CI, when piped, or with --no-tui."""
     import os
 
-    return cfg.log.tui and not os.environ.get("CI") and (console.is_terminal or console.is_jupyter)
+    return log.tui and not os.environ.get("CI") and (console.is_terminal or console.is_jupyter)
 
 
 def _dashboard(cfg: ExpoConfig, model: Any, console: Any):
-    if not use_dashboard(cfg, console):
+    if not use_dashboard(cfg.log, console):
         return None
     import torch
 

@@ -8,16 +8,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..config import ExpoConfig
+from ..config import TrainConfig
 
 
-def common_training_kwargs(cfg: ExpoConfig, output_dir: Path, model_dtype: Any = None) -> dict[str, Any]:
-    """`model_dtype`: the dtype the loaded model computes in; the bf16/fp16 flags follow it (precision.py)."""
+def common_training_kwargs(t: TrainConfig, output_dir: Path, model_dtype: Any = None, *, gradient_checkpointing: bool,
+                           report_to: list[str] | None = None) -> dict[str, Any]:
+    """From the `train` section, model.gradient_checkpointing and log.report_to. `model_dtype`: the dtype the loaded
+    model computes in; the bf16/fp16 flags follow it (precision.py)."""
     import torch
 
     from ..models.precision import mixed_precision
 
-    t = cfg.train
     on_gpu = torch.cuda.is_available()
     return dict(
         output_dir=str(output_dir),
@@ -40,11 +41,11 @@ def common_training_kwargs(cfg: ExpoConfig, output_dir: Path, model_dtype: Any =
         use_cpu=not on_gpu,
         # A NaN/inf step loss must reach StopOnNonFiniteLoss; the default filter logs the running mean instead.
         logging_nan_inf_filter=False,
-        gradient_checkpointing=cfg.model.gradient_checkpointing,
+        gradient_checkpointing=gradient_checkpointing,
         gradient_checkpointing_kwargs={"use_reentrant": False},
         # Every LoRA parameter is used in every forward, so DDP's search for unused ones is pure overhead.
         # (Measured: the 2-process SFT test passes with it on as well; this is for speed, not correctness.)
         ddp_find_unused_parameters=False,
-        report_to=cfg.log.report_to or "none",
+        report_to=report_to or "none",
         disable_tqdm=True,
     )

@@ -1,7 +1,7 @@
 """Every logged step goes to `metrics.jsonl`, and, in plain mode (not a TTY, CI, `--no-tui`), to the
 console as one `key=value` line that grep and awk can read:
 
-    step=2/4 loss=0.0400 reward=0.000 zero_std=1.00 all_wrong=1.00 expl_valid=0.50 l_sft=1.000 beta=0.04 lr=5.00e-05
+    step=2/4 loss=0.0400 reward=0.000 zero_std=1.00 all_wrong=1.00 expl_valid=0.50 l_sft=1.000 sft_beta=0.04 lr=5.00e-05
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ LINE_FIELDS = [
     ("expo/all_wrong_frac", "all_wrong", ".2f"),
     ("expo/explain_valid_rate", "expl_valid", ".2f"),
     ("expo/sft_loss", "l_sft", ".3f"),
-    ("expo/beta", "beta", ".3g"),
+    ("expo/sft_beta", "sft_beta", ".3g"),
     ("rewards/margins", "dpo_margin", ".3f"),
     ("rewards/accuracies", "dpo_acc", ".2f"),
     ("learning_rate", "lr", ".2e"),

@@ -73,7 +73,7 @@ ROWS = [
     ("expo/all_wrong_frac", "all-wrong groups", ".0%"),
     ("expo/explain_valid_rate", "explanations valid", ".0%"),
     ("expo/sft_loss", "L_SFT", ".3f"),
-    ("expo/beta", "beta", ".3g"),
+    ("expo/sft_beta", "sft_beta", ".3g"),
     ("rewards/margins", "DPO reward margin", ".3f"),
     ("rewards/accuracies", "DPO preference acc", ".0%"),
     ("loss", "loss", ".4f"),

@@ -83,8 +83,8 @@ def _claim(path: Path) -> bool:
 def create_run_dir(cfg: ExpoConfig, resume: bool = False) -> RunDir:
     """Make (or, with resume, reopen) the run directory and save the fully resolved config in it.
 
-    Returns the directory actually used; `cfg.train.run_name` is updated when a suffix was added so the
-    saved config names its own folder.
+    Returns the directory actually used. When a suffix was added (demo-2), the saved config's
+    train.run_name says so, so it names its own folder; `cfg` itself is left as given (`with_run_name`).
     """
     wanted = cfg.run_dir()
     if resume:
@@ -97,11 +97,14 @@ def create_run_dir(cfg: ExpoConfig, resume: bool = False) -> RunDir:
     path, n = wanted, 2
     while not _claim(path):
         path, n = wanted.with_name(f"{wanted.name}-{n}"), n + 1
-    if path != wanted:
-        cfg.train.run_name = path.name
     run = RunDir(path)
-    atomic_write_text(run.config_path, cfg.to_yaml())
+    atomic_write_text(run.config_path, with_run_name(cfg, path.name).to_yaml())
     return run
+
+
+def with_run_name(cfg: ExpoConfig, name: str) -> ExpoConfig:
+    """A copy of `cfg` whose train.run_name is `name` (the caller's config is never changed behind its back)."""
+    return cfg.model_copy(update={"train": cfg.train.model_copy(update={"run_name": name})})
 
 
 class RunLock:

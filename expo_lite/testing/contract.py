@@ -37,7 +37,7 @@ def make_trainer(cfg: ExpoConfig, model: Any, tokenizer: Any, workdir: Path, rew
     from ..verify.answers import correctness_reward
 
     task = load_task(cfg.task)
-    dataset, _ = build_prompt_dataset(task.problems, answer_format(cfg.task), cfg, tokenizer)
+    dataset, _ = build_prompt_dataset(task.problems, answer_format(cfg.task), cfg.prompt, cfg.train.max_prompt_length, tokenizer)
     run = RunDir(Path(workdir) / f"trainer-{time.monotonic_ns()}")
     return ExPGRPOTrainer(model=model, reward_funcs=[reward or correctness_reward],
                           args=grpo_args(cfg, run, model_dtype(model)), train_dataset=dataset,
@@ -49,17 +49,11 @@ def lora_params(model: Any) -> list[tuple[str, torch.Tensor]]:
 
 
 def expert_examples(cfg: ExpoConfig, tokenizer: Any, n: int = 2) -> list[tuple[list[int], list[int]]]:
-    """(P(q) ids, normalised expert solution ids) of the task's first `n` problems."""
-    from ..algorithms.explain import completion_ids_for, normalised_target
-    from ..data.prompts import standard_prompt
+    """(P(q) ids, normalised expert solution ids) of the task's first `n` problems: the SFT-GT-CoT targets."""
+    from ..algorithms.positives import expert_targets
     from ..data.tasks import answer_format, load_task
 
-    fmt = answer_format(cfg.task)
-    out = []
-    for p in load_task(cfg.task).problems[:n]:
-        prompt = tokenizer(standard_prompt(tokenizer, p.question, fmt, cfg.prompt), add_special_tokens=False)["input_ids"]
-        out.append((prompt, completion_ids_for(tokenizer, normalised_target(p.solution, p.answer, fmt))))
-    return out
+    return expert_targets(tokenizer, load_task(cfg.task).problems[:n], answer_format(cfg.task), cfg.prompt)
 
 
 def alternating_reward(completions: list[Any], **_: Any) -> list[float]:
@@ -175,6 +169,7 @@ def gradient_decomposition(model: Any, tokenizer: Any, cfg: ExpoConfig, workdir:
     (The "added, never multiplied" claim of grpo.py: Unsloth's GRPO loss ignores the gradient it is given.)
     Gradients are taken with backward(), which every checkpointing mode supports (autograd.grad does not
     under reentrant checkpointing, which Unsloth's config asks for)."""
+    from ..algorithms.positives import Positives
     trainer = make_trainer(cfg, model, tokenizer, workdir, alternating_reward)
     original = trainer.compute_loss
     found: dict[str, float] = {}
@@ -191,9 +186,9 @@ def gradient_decomposition(model: Any, tokenizer: Any, cfg: ExpoConfig, workdir:
 
     def spy(model_: Any, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         combined = grads(original(model_, inputs, *args, **kwargs))
-        chunks, trainer._sft_chunks = trainer._sft_chunks, []
+        positives, trainer._positives = trainer._positives, Positives()  # the GRPO part alone
         grpo = grads(original(model_, inputs, *args, **kwargs))
-        trainer._sft_chunks = chunks
+        trainer._positives = positives
         term = trainer.sft_term(model_, next(model_.parameters()).device)
         sft = grads(term) if term is not None else torch.zeros_like(combined)
         found["cosine"] = float(torch.nn.functional.cosine_similarity(combined, grpo + sft, dim=0))

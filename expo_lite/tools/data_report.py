@@ -11,15 +11,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from ..config import ExpoConfig
+from ..config import ExpoConfig, ModelConfig, PromptConfig
 from ..data.tasks import TaskData, load_task
-
-GRADING = {
-    "boxed": "the last \\boxed{} of a completion (MATH / Minerva convention), then \"final answer is\", "
-             "\"the answer is\"; compared with math-verify",
-    "hash": "the first `#### N` line, the number only (GSM8K as lm-eval-harness reads it), then \\boxed{}, "
-            "\"the answer is\"; compared with math-verify",
-}
+from ..verify.extraction import GRADING
 
 
 def describe(cfg: ExpoConfig, split: str | None = None) -> dict[str, Any]:
@@ -40,9 +34,9 @@ def describe(cfg: ExpoConfig, split: str | None = None) -> dict[str, Any]:
         "by_level": _counts(p.level for p in task.problems),
         "by_type": _counts(p.type for p in task.problems),
         "answer_format": task.answer_format,
-        "grading": GRADING[task.answer_format],
+        "grading": GRADING,
         "with_solution": sum(bool(p.solution) for p in task.problems),
-        "sample": _sample(cfg, task),
+        "sample": _sample(cfg.model, cfg.prompt, task),
     }
 
 
@@ -51,30 +45,30 @@ def _counts(values: Any) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: (kv[0] == "unknown", len(kv[0]), kv[0])))
 
 
-def _sample(cfg: ExpoConfig, task: TaskData) -> dict[str, Any]:
+def _sample(model: ModelConfig, prompts: PromptConfig, task: TaskData) -> dict[str, Any]:
     from ..data.prompts import standard_prompt, user_text
 
     problem = task.problems[0]
     sample = {"id": problem.id, "gold": problem.answer, "level": problem.level, "type": problem.type}
     try:
-        tokenizer = _local_tokenizer(cfg)
-        sample["prompt"] = standard_prompt(tokenizer, problem.question, task.answer_format, cfg.prompt)
+        tokenizer = _local_tokenizer(model)
+        sample["prompt"] = standard_prompt(tokenizer, problem.question, task.answer_format, prompts)
         sample["templated"] = True
     except Exception as exc:  # noqa: BLE001 - no local tokenizer: show the user turn and say why
-        sample["prompt"] = user_text(problem.question, task.answer_format, cfg.prompt)
+        sample["prompt"] = user_text(problem.question, task.answer_format, prompts)
         sample["templated"] = False
         sample["why_not_templated"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
     return sample
 
 
-def _local_tokenizer(cfg: ExpoConfig) -> Any:
+def _local_tokenizer(model: ModelConfig) -> Any:
     from transformers import AutoTokenizer
 
     from ..models.loader import prepare_tokenizer, resolve_model_path
 
-    path = resolve_model_path(cfg.model.name)
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=cfg.model.trust_remote_code)
-    return prepare_tokenizer(tokenizer, cfg.model.chat_template)
+    path = resolve_model_path(model.name)
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=model.trust_remote_code)
+    return prepare_tokenizer(tokenizer, model.chat_template)
 
 
 def render(info: dict[str, Any], console: Any) -> None:
@@ -86,7 +80,7 @@ def render(info: dict[str, Any], console: Any) -> None:
     console.print(f"rows read {info['rows']} | usable {info['usable']} | skipped {skipped} | "
                   f"selected {info['selected']} (filters: {filters})"
                   + (f" | {info['unknown_level']} with unknown level" if info["unknown_level"] else ""))
-    console.print(f"answer format: {info['answer_format']}; graded by {info['grading']}")
+    console.print(f"answer format: {info['answer_format']} (what the prompt asks for); graded by {info['grading']}")
     console.print(f"expert solutions (for the SFT-GT-CoT / expert-CoT baselines): {info['with_solution']} of {info['selected']}")
     if info["skipped"]:
         table = Table(title="skipped rows")

@@ -12,24 +12,19 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from ..algorithms.explain import REASONS, Explanation, completion_ids_for, explain, normalised_target
-from ..config import ExpoConfig
+from ..algorithms.explain import REASONS, Explanation, explain
+from ..algorithms.positives import expert_targets
+from ..config import ExpoConfig, PromptConfig
 from ..core.logprobs import SequenceScore, score_completions
-from ..data.prompts import standard_prompt
 from ..data.tasks import Problem
 
 EXPLAIN_BATCH = 8  # questions sampled together (and appended to explanations.jsonl together)
 
 
-def expert_scores(model: Any, tokenizer: Any, problems: list[Problem], fmt: str, cfg: ExpoConfig) -> list[SequenceScore | None]:
+def expert_scores(model: Any, tokenizer: Any, problems: list[Problem], fmt: str, prompts: PromptConfig) -> list[SequenceScore | None]:
     """NLL under P(q) of each problem's expert solution, formatted exactly like a self-explanation."""
-    with_solution = [p for p in problems if p.solution]
-    prompt_ids = [
-        tokenizer(standard_prompt(tokenizer, p.question, fmt, cfg.prompt), add_special_tokens=False)["input_ids"]
-        for p in with_solution
-    ]
-    completions = [completion_ids_for(tokenizer, normalised_target(p.solution or "", p.answer, fmt)) for p in with_solution]
-    scored = iter(score_completions(model, prompt_ids, completions, tokenizer.pad_token_id))
+    targets = expert_targets(tokenizer, problems, fmt, prompts)  # the SFT-GT-CoT baseline's own targets
+    scored = iter(score_completions(model, [p for p, _ in targets], [c for _, c in targets], tokenizer.pad_token_id))
     return [next(scored) if p.solution else None for p in problems]
 
 
@@ -128,7 +123,7 @@ def run_explain(cfg: ExpoConfig, split: str | None = None, limit: int | None = N
             console.print(f"[yellow]interrupted after {len(records)}/{len(problems)} questions; their explanations "
                           f"are in {run.explanations_path} (no summary: it needs the whole split)[/yellow]")
             raise
-        summary = summarize(records, expert_scores(model, tokenizer, problems, task.answer_format, cfg))
+        summary = summarize(records, expert_scores(model, tokenizer, problems, task.answer_format, cfg.prompt))
         summary["skipped_rows"] = dict(task.skipped)
         atomic_write_json(run.path / "explain_summary.json", summary)
     render_summary(summary, console)

@@ -22,7 +22,7 @@ import re
 from fractions import Fraction
 from typing import Any
 
-from .extraction import FinalAnswer, find_final_answer, last_boxed, sentence_start  # noqa: F401  (re-exported)
+from .extraction import find_final_answer
 from .sympy_sandbox import SANDBOX
 
 MAX_ANSWER_CHARS = 1000  # the longest MATH answers (matrices) are a few hundred characters; longer is not an answer

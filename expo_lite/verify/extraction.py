@@ -4,9 +4,12 @@ The verifier is the training signal, so extraction is strict about *where* an an
 guesses from what follows it: trailing checks, justifications and restatements ("The answer is 5
 because 9 - 5 = 4.") must not turn a wrong answer into a right one. math-verify's whole-text parse reads
 that example as 4 (its "answer ... = X" pattern prefers the rightmost equals sign), so we first isolate
-the answer span ourselves and hand math-verify only the span (equivalence.py).
+the answer span ourselves and hand math-verify only the span (answers.py compares it).
 
-Conventions, in order of preference (the first style present wins; within a style, as noted):
+Conventions, in order of preference (the first style present wins; within a style, as noted). They are the
+same for every task: a task's answer format (`#### N` or `\boxed{}`) only chooses what the prompt asks for,
+so a completion with both `#### 5` and `\boxed{7}` answers 7 on a GSM8K-style task too (GRADING says it in
+one sentence for `expo-lite data` and the README):
 
   boxed         the last `\\boxed{...}` / `\\fbox{...}` / `\\boxed X` - MATH and Minerva's convention, as in
                 math-verify and lm-eval-harness's minerva_math. Boxes right before it that are joined
@@ -35,6 +38,11 @@ import operator
 import re
 from dataclasses import dataclass
 from fractions import Fraction
+
+GRADING = ("the first of these present in a completion: its last \\boxed{} (MATH / Minerva), its first `#### N` "
+           "line, the number only (GSM8K as lm-eval-harness reads it), its last \"final answer is X\", its last "
+           "\"the answer is X\"; compared with the gold answer by math-verify. The same for every task: the answer "
+           "format only sets what the prompt asks for")
 
 
 @dataclass(frozen=True)

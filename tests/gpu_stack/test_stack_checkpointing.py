@@ -33,7 +33,7 @@ class FirstStepGradients(TrainerCallback):
 
 
 def first_step(lane_config, tmp_path, checkpointing: bool, algo: str):
-    cfg = lane_config(f"model.gradient_checkpointing={str(checkpointing).lower()}", f"algo.name={algo}", "algo.beta=0.5",
+    cfg = lane_config(f"model.gradient_checkpointing={str(checkpointing).lower()}", f"algo.name={algo}", "algo.sft_beta=0.5",
                       "train.max_steps=1", f"train.run_name=run-{checkpointing}", "train.per_device_train_batch_size=4"
                       if algo != "exp_dpo" else "train.per_device_train_batch_size=2",
                       *(["algo.positive_source=expert_cot", "task.num_problems=2"] if algo == "exp_dpo" else []))

@@ -27,7 +27,7 @@ def losses(trainer) -> list[float]:
 
 @pytest.mark.parametrize("source", ["self_explanation", "expert_cot", "none"])
 def test_each_positive_source_trains_on_unsloths_trainer(lane_config, tmp_path, source):
-    cfg = lane_config(f"algo.name={ALGO[source]}", "algo.beta=0.5")
+    cfg = lane_config(f"algo.name={ALGO[source]}", "algo.sft_beta=0.5")
     model, tok = load_model(cfg)
     trainer = contract.make_trainer(cfg, model, tok, tmp_path)
     assert type(trainer).__mro__[1].__name__ == "UnslothGRPOTrainer" and is_unsloth_class(type(trainer.args))
@@ -93,7 +93,7 @@ def test_explanation_tries_ride_in_unsloths_generation_call(lane_config, tmp_pat
 def test_gradient_is_unsloths_grpo_part_plus_the_sft_part(lane_config, tmp_path):
     """grpo.py's "added, never multiplied", on Unsloth's real GRPO loss (an autograd Function computing its
     gradient in forward): the LoRA gradient of the combined loss is the GRPO part's plus the SFT part's."""
-    cfg = lane_config("algo.name=grpo_sft_gt", "algo.beta=0.5", "train.max_steps=1")
+    cfg = lane_config("algo.name=grpo_sft_gt", "algo.sft_beta=0.5", "train.max_steps=1")
     model, tok = load_model(cfg)
     check = contract.gradient_decomposition(model, tok, cfg, tmp_path)
     assert check.ok, check.detail
@@ -113,7 +113,7 @@ def test_positive_source_none_is_exactly_unsloths_grpo_trainer(lane_config, tmp_
         from expo_lite.data.tasks import load_task
         from expo_lite.recipes.train import build_prompt_dataset
 
-        data, _ = build_prompt_dataset(load_task(cfg.task).problems, "hash", cfg, tok)
+        data, _ = build_prompt_dataset(load_task(cfg.task).problems, "hash", cfg.prompt, cfg.train.max_prompt_length, tok)
         if name == "unsloth":
             args = trl.GRPOConfig(output_dir=str(tmp_path / name), **same_run_kwargs(trl.GRPOConfig, kwargs))
             keep_float32(model, args, trl.GRPOTrainer)  # the same float32 request ExPGRPOTrainer makes (tested below)
@@ -150,7 +150,7 @@ def test_a_batch_that_is_not_whole_groups_is_refused_not_resized(tmp_path):
 def test_a_transformers_model_trains_on_unsloths_trainer(lane_config, tmp_path):
     """A notebook kernel that imported unsloth once, then loads with backend hf: the model has no
     for_training/for_inference, which Unsloth's trainer calls unguarded. It gets them, and trains."""
-    cfg = lane_config("model.backend=hf", "algo.name=grpo_sft_gt", "algo.beta=0.5")
+    cfg = lane_config("model.backend=hf", "algo.name=grpo_sft_gt", "algo.sft_beta=0.5")
     model, tok = load_model(cfg)
     assert not hasattr(model, "for_training") and model.expo_backend == "hf"
     before = lora_state(model)
@@ -191,7 +191,7 @@ def test_one_reward_per_completion_and_one_solved_flag_per_group(lane_config, tm
 
 
 def test_learns_from_expert_targets(lane_config, tmp_path):
-    cfg = lane_config("algo.name=grpo_sft_gt", "algo.beta=1.0", "train.learning_rate=1e-3")
+    cfg = lane_config("algo.name=grpo_sft_gt", "algo.sft_beta=1.0", "train.learning_rate=1e-3")
     model, tok = load_model(cfg)
     check = contract.learns(model, tok, cfg, tmp_path, steps=4)
     assert check.ok, check.detail
@@ -250,7 +250,7 @@ def test_a_float32_model_trains_in_float32_not_under_unsloths_autocast(lane_conf
         from expo_lite.data.tasks import load_task
         from expo_lite.recipes.train import build_prompt_dataset
 
-        data, _ = build_prompt_dataset(load_task(cfg.task).problems, "hash", cfg, tok)
+        data, _ = build_prompt_dataset(load_task(cfg.task).problems, "hash", cfg.prompt, cfg.train.max_prompt_length, tok)
         kwargs = dict(output_dir=str(tmp_path / name), per_device_train_batch_size=4, num_generations=2, use_cpu=True,
                       report_to="none", save_strategy="no")
         if name == "unsloth":

@@ -66,7 +66,7 @@ out = {"trl": trl.__version__, "unsloth_imported": "unsloth" in sys.modules}
 cfg = ExpoConfig.model_validate({
     "model": {"name": sys.argv[1], "backend": "hf", "load_in_4bit": False, "max_seq_length": 512},
     "lora": {"r": 4, "alpha": 8}, "task": {"levels": [1], "num_problems": 4},
-    "algo": {"name": "grpo_sft_gt", "num_generations": 2, "beta": 0.5},
+    "algo": {"name": "grpo_sft_gt", "num_generations": 2, "sft_beta": 0.5},
     "train": {"per_device_train_batch_size": 4, "max_completion_length": 8, "max_prompt_length": 256,
               "max_steps": 1, "output_dir": sys.argv[3]}, "explain": {"max_new_tokens": 8}})
 model, tok = load_model(cfg)
