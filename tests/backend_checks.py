@@ -71,12 +71,13 @@ def grpo_step(backend: str, model_dir: str, out_dir: str) -> dict:
     model, tokenizer = load_model(cfg)
     from expo_lite.algorithms.grpo import ExPGRPOConfig, ExPGRPOTrainer  # after load_model: unsloth first
 
+    from helpers import CPU_ARGS
+
     data, _ = build_prompt_dataset(load_task(cfg.task).problems, "hash", cfg.prompt, cfg.train.max_prompt_length, tokenizer)
     before = {n: p.detach().float().clone() for n, p in model.named_parameters() if "lora_" in n}
     args = ExPGRPOConfig(output_dir=tempfile.mkdtemp(dir=out_dir), max_steps=1, per_device_train_batch_size=4,
-                         num_generations=2, max_completion_length=4, learning_rate=1e-2, use_cpu=True, bf16=False,
-                         report_to="none", save_strategy="no", logging_steps=1, disable_tqdm=True,
-                         positive_source="expert_cot", sft_beta=0.5)
+                         num_generations=2, max_completion_length=4, learning_rate=1e-2, logging_steps=1,
+                         disable_tqdm=True, positive_source="expert_cot", sft_beta=0.5, **CPU_ARGS)
     trainer = ExPGRPOTrainer(model=model, reward_funcs=[correctness_reward], args=args, train_dataset=data,
                              processing_class=tokenizer)
     trainer.train()

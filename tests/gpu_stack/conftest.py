@@ -9,11 +9,6 @@ before any test module imports TRL (stack.py), and the two stand-ins for what ne
 from __future__ import annotations
 
 import os
-from pathlib import Path
-
-# The same name as the main suite's conftest: modules imported from there (test_interrupt's helpers) look it up
-# as `conftest.REPO`, and inside the lane `conftest` is this file.
-REPO = Path(__file__).resolve().parents[2]
 
 if os.environ.get("EXPO_LITE_GPU_STACK") != "1":
     collect_ignore_glob = ["*"]  # not the main suite's: `make test-gpu-stack` runs this folder

@@ -1,7 +1,7 @@
 """`expo-lite train` on the GPU user's stack, as a process: Ctrl-C saves and exits 130, `--resume` continues,
 for ExP-GRPO on UnslothGRPOTrainer and ExP-DPO on UnslothDPOTrainer (backend unsloth, FastLanguageModel's
 stand-in). The child builds the stack exactly as the lane's conftest does, then runs the real command line with
-one phase instrumented (tests/test_interrupt.py's driver)."""
+one phase instrumented (tests/integration/test_interrupt.py's driver)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from resolved_args import REPO
-from test_interrupt import DRIVER, SECONDS_TO_EXIT, _ignore_sigint, interrupt_when_marked, logged_steps
-
 from expo_lite.run.rundir import last_complete_checkpoint
+
+from interrupting import DRIVER, SECONDS_TO_EXIT, ignore_sigint, interrupt_when_marked, logged_steps
+from resolved_args import REPO
 
 STEPS = 4
 LANE = REPO / "tests" / "gpu_stack"
@@ -35,7 +35,7 @@ def run_argv(model_dir: Path, out: Path, *sets: str) -> list[str]:
 def launch(phase: str, nth: int, argv: list[str], out: Path) -> tuple[subprocess.Popen, Path]:
     marker = out / f".{phase}-marker"
     proc = subprocess.Popen([sys.executable, "-c", BOOTSTRAP + DRIVER, phase, str(marker), str(nth), *argv], cwd=out,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=_ignore_sigint,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=ignore_sigint,
                             env={**os.environ, "PYTHONPATH": str(REPO)})
     return proc, marker
 

@@ -9,6 +9,7 @@ import os
 import subprocess
 
 import pytest
+
 from resolved_args import RECIPES, REPO, resolved
 
 # What may differ, and why none of it changes what is trained:

@@ -14,11 +14,9 @@ from expo_lite.config import ExplainConfig
 from expo_lite.models.loader import load_model
 from expo_lite.testing import contract
 
+from helpers import lora_state
+
 ALGO = {"self_explanation": "exp_grpo", "expert_cot": "grpo_sft_gt", "none": "grpo"}
-
-
-def lora_state(model) -> dict[str, torch.Tensor]:
-    return {n: p.detach().clone() for n, p in model.named_parameters() if "lora_" in n}
 
 
 def losses(trainer) -> list[float]:

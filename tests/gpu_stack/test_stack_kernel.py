@@ -11,9 +11,10 @@ import sys
 
 import pytest
 import torch
+from trl.trainer.utils import entropy_from_logits, selective_log_softmax
+
 from resolved_args import REPO
 from stand_ins import OPTIONAL_OUTPUTS, TorchChunkedLogProb
-from trl.trainer.utils import entropy_from_logits, selective_log_softmax
 
 
 def _logits(hidden, weight, bias, scale, softcap, temperature):

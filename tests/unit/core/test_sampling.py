@@ -10,15 +10,15 @@ import torch
 
 from expo_lite.config import ExpoConfig
 from expo_lite.core.sampling import Row, RowSampling, decode, generate
-from expo_lite.models.loader import load_model
+
+from helpers import CPU_ARGS, load_tiny
 
 PROMPTS = ["What is 3 + 4?", "Tom has 3 apples and buys 5 more. How many?", "Half of 8?", "0 1 2 3"]
 
 
 @pytest.fixture(scope="module")
 def tiny(tiny_llama):
-    return load_model(ExpoConfig.model_validate({"model": {"name": str(tiny_llama), "backend": "hf",
-                                                           "load_in_4bit": False}}))
+    return load_tiny(tiny_llama, load_in_4bit=False)
 
 
 def _ids(tok, text):
@@ -85,8 +85,7 @@ def test_rows_end_at_every_eos_id_of_the_models_generation_config(tiny_llama):
     TRL's rollouts stop on all of them; a row of ours must too, not run on to the tokenizer's one EOS."""
     from expo_lite.core.sampling import eos_ids
 
-    model, tok = load_model(ExpoConfig.model_validate({"model": {"name": str(tiny_llama), "backend": "hf",
-                                                                 "load_in_4bit": False}}))
+    model, tok = load_tiny(tiny_llama, load_in_4bit=False)
     ids = _ids(tok, "0 1 2 3")
     plain = decode(model, tok, [Row(ids, 0.0, 12)])[0]
     first = plain.completion_ids[0]
@@ -135,8 +134,7 @@ def test_explanation_tries_ride_in_trls_rollout_call(tiny_llama, tmp_path, expla
     from expo_lite.recipes.train import build_prompt_dataset
 
     def one_step(mode):
-        model, tok = load_model(ExpoConfig.model_validate({"model": {"name": str(tiny_llama), "backend": "hf",
-                                                                     "load_in_4bit": False}}))
+        model, tok = load_tiny(tiny_llama, load_in_4bit=False)
         cfg = ExpoConfig.model_validate({"task": {"levels": [1], "num_problems": 4}})
         data, problems = build_prompt_dataset(load_task(cfg.task).problems, "hash", cfg.prompt, cfg.train.max_prompt_length, tok)[0], load_task(cfg.task).problems
         solved_ids = {problems[0].id}
@@ -156,9 +154,8 @@ def test_explanation_tries_ride_in_trls_rollout_call(tiny_llama, tmp_path, expla
         captured = []
         try:
             args = ExPGRPOConfig(output_dir=str(tmp_path / mode), max_steps=1, per_device_train_batch_size=8,
-                                 num_generations=2, max_completion_length=6, use_cpu=True, bf16=False, report_to="none",
-                                 save_strategy="no", explain_on=explain_on, gradient_checkpointing=False,
-                                 shuffle_dataset=False)
+                                 num_generations=2, max_completion_length=6, explain_on=explain_on,
+                                 gradient_checkpointing=False, shuffle_dataset=False, **CPU_ARGS)
             trainer = ExPGRPOTrainer(model=model, reward_funcs=[half_solved], args=args, train_dataset=data,
                                      processing_class=tok, on_explanations=captured.extend,
                                      explain_config=ExplainConfig(num_tries=2, max_new_tokens=5, sampling=mode))

@@ -14,7 +14,7 @@ import pytest
 
 from expo_lite.run.rundir import RunDirBusy, RunLock, last_complete_checkpoint
 
-from conftest import REPO
+from helpers import REPO
 
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}
 

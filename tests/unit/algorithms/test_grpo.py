@@ -21,20 +21,14 @@ from expo_lite.models.loader import load_model
 from expo_lite.recipes.train import build_prompt_dataset
 from expo_lite.verify.answers import correctness_reward
 
-COMMON = dict(
-    use_cpu=True, bf16=False, fp16=False, report_to="none", save_strategy="no", logging_steps=1,
-    disable_tqdm=True, seed=0, beta=0.0, temperature=1.0, max_grad_norm=1e9, gradient_checkpointing=False,
-)
+from helpers import CPU_ARGS, load_tiny, lora_state
 
-
-def lora_state(model) -> dict[str, torch.Tensor]:
-    return {n: p.detach().clone() for n, p in model.named_parameters() if "lora_" in n}
+COMMON = dict(**CPU_ARGS, logging_steps=1, disable_tqdm=True, seed=0, beta=0.0, temperature=1.0, max_grad_norm=1e9,
+              gradient_checkpointing=False)
 
 
 def tiny(model_dir, r=4):
-    return load_model(ExpoConfig.model_validate(
-        {"model": {"name": str(model_dir), "backend": "hf", "load_in_4bit": False, "gradient_checkpointing": False},
-         "lora": {"r": r, "alpha": 8}}))
+    return load_tiny(model_dir, load_in_4bit=False, gradient_checkpointing=False, lora={"r": r, "alpha": 8})
 
 
 def dataset_for(tokenizer, n, levels=(1,), fmt="hash"):

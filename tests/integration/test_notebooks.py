@@ -9,7 +9,7 @@ import os
 import nbformat
 import pytest
 
-from conftest import REPO
+from helpers import REPO
 
 NOTEBOOKS = {
     "exp_grpo_qwen2.5_3b_colab.ipynb": {"algo": "exp_grpo", "model": "unsloth/Qwen2.5-3B-Instruct-bnb-4bit"},

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 from replicate import choose_levels, rel  # noqa: E402
 from replicate_report import comparisons, outcome_table, pilot_table, write_report  # noqa: E402

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -14,8 +13,9 @@ from expo_lite.config import ExpoConfig
 from expo_lite.models.loader import ModelLoadError, choose_backend, load_model
 
 from backend_checks import check_backend
+from helpers import REPO, load_tiny
 
-TESTS = Path(__file__).parent
+TESTS = REPO / "tests"  # backend_checks.py runs from there
 
 
 def assert_backend_facts(facts: dict, backend: str) -> None:
@@ -81,9 +81,9 @@ def test_hub_name_offline_gives_clear_error(monkeypatch):
 
 def test_missing_local_dir_and_dir_without_config(tmp_path):
     with pytest.raises(ModelLoadError, match="no such directory"):
-        load_model(ExpoConfig.model_validate({"model": {"name": str(tmp_path / "nope"), "backend": "hf"}}))
+        load_tiny(tmp_path / "nope")
     with pytest.raises(ModelLoadError, match="without config.json"):
-        load_model(ExpoConfig.model_validate({"model": {"name": str(tmp_path), "backend": "hf"}}))
+        load_tiny(tmp_path)
 
 
 def test_unknown_lora_target_is_named(tiny_llama):
@@ -125,8 +125,7 @@ def test_generation_does_not_corrupt_4bit_gradients(tiny_llama):
     from expo_lite.core.sampling import generate
     from expo_lite.data.prompts import chat_prompt
 
-    model, tok = load_model(ExpoConfig.model_validate(
-        {"model": {"name": str(tiny_llama), "backend": "hf", "load_in_4bit": True}, "lora": {"r": 4}}))
+    model, tok = load_tiny(tiny_llama, load_in_4bit=True, lora={"r": 4})
     torch.manual_seed(0)
     for n, p in model.named_parameters():
         if "lora_B" in n:

@@ -10,14 +10,15 @@ from typer.testing import CliRunner
 
 from expo_lite.algorithms.explain import REASONS, Explanation, check_explanation, explain, judge
 from expo_lite.cli import app
-from expo_lite.config import ExplainConfig, ExpoConfig, PromptConfig
+from expo_lite.config import ExplainConfig, PromptConfig
 from expo_lite.core.logprobs import SequenceScore, score_completions
 from expo_lite.core.sampling import Generation
 from expo_lite.data.prompts import hint_prompt, standard_prompt, user_text
 from expo_lite.data.tasks import Problem
-from expo_lite.models.loader import load_model
 from expo_lite.testing import build_tokenizer
 from expo_lite.tools.diagnostics import summarize
+
+from helpers import load_tiny
 
 CFG = ExplainConfig(min_reasoning_tokens=5)
 PROMPTS = PromptConfig()
@@ -58,7 +59,7 @@ def test_hint_prompt_differs_from_standard_prompt_only_by_the_hint():
 
 
 def test_score_completions_matches_the_model_loss(tiny_llama):
-    model, tok = load_model(ExpoConfig.model_validate({"model": {"name": str(tiny_llama), "backend": "hf"}}))
+    model, tok = load_tiny(tiny_llama)
     prompt = tok("What is 3 + 4?", add_special_tokens=False)["input_ids"]
     completion = tok(" 3 + 4 = 7", add_special_tokens=False)["input_ids"]
     other = tok("Hi", add_special_tokens=False)["input_ids"]
@@ -74,7 +75,7 @@ def test_score_completions_matches_the_model_loss(tiny_llama):
 
 
 def test_judge_selects_most_likely_valid_try_and_normalises_it(tiny_llama):
-    model, tok = load_model(ExpoConfig.model_validate({"model": {"name": str(tiny_llama), "backend": "hf"}}))
+    model, tok = load_tiny(tiny_llama)
     problems = [
         Problem("p1", "Tom has 3 apples and buys 4 more. How many?", "7", level=1),
         Problem("p2", "What is 17 + 25?", "42", level=2),

@@ -16,49 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from expo_lite.config import ExpoConfig
-from expo_lite.models.loader import load_adapter_weights, load_model
+from expo_lite.models.loader import load_adapter_weights
 from expo_lite.run.rundir import last_complete_checkpoint
 
-from conftest import REPO
+from helpers import REPO, load_tiny
+from interrupting import DRIVER, SECONDS_TO_EXIT, ignore_sigint, interrupt_when_marked, logged_steps
 
 STEPS = 8
-SECONDS_TO_EXIT = 60  # generous for a loaded 2-core machine; the interrupt is seen within a second or two
-
-# Runs the real command line in the child, with one phase instrumented: the N-th time the phase's function
-# is entered, it writes a marker file and waits there (in small sleeps) for the test's SIGINT, so the
-# KeyboardInterrupt is raised inside that phase. Nothing else is changed.
-DRIVER = r"""
-import os, sys, time
-phase, marker, nth = sys.argv[1], sys.argv[2], int(sys.argv[3])
-calls = {"n": 0}
-def instrument(owner, name):
-    original = getattr(owner, name)
-    def wrapped(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == nth:
-            open(marker, "w").write(phase)
-            deadline = time.time() + 120
-            while time.time() < deadline:
-                time.sleep(0.05)
-        return original(*args, **kwargs)
-    setattr(owner, name, wrapped)
-if phase == "generation":
-    import transformers.generation.utils as gen
-    instrument(gen.GenerationMixin, "generate")
-elif phase == "reward":
-    import expo_lite.verify.answers as answers
-    instrument(answers, "correctness_reward")
-    answers.correctness_reward.__name__ = "correctness"
-elif phase == "backward":
-    import accelerate
-    instrument(accelerate.Accelerator, "backward")
-elif phase == "checkpoint":  # between the weights and the trainer state of a checkpoint
-    import transformers
-    instrument(transformers.Trainer, "_save_optimizer_and_scheduler")
-from expo_lite.cli import app
-app(sys.argv[4:], prog_name="expo-lite")
-"""
 
 
 @pytest.fixture
@@ -70,33 +34,12 @@ def cpu_burner():
     burner.wait()
 
 
-def _ignore_sigint():  # what `cmd &` in a non-interactive shell does to its child
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def start(phase: str, nth: int, argv: list[str], out: Path) -> tuple[subprocess.Popen, Path]:
     marker = out / f".{phase}-marker"
     proc = subprocess.Popen([sys.executable, "-c", DRIVER, phase, str(marker), str(nth), *argv], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=_ignore_sigint,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=ignore_sigint,
                             env={**os.environ, "PYTHONPATH": str(REPO)})
     return proc, marker
-
-
-def interrupt_when_marked(proc: subprocess.Popen, marker: Path) -> tuple[int, str, float]:
-    """SIGINT as soon as the phase is entered; (exit status, output, seconds from SIGINT to exit)."""
-    deadline = time.time() + 600
-    while not marker.exists():
-        if proc.poll() is not None or time.time() > deadline:
-            pytest.fail(f"the process never reached the phase:\n{proc.stdout.read()[-3000:]}")
-        time.sleep(0.05)
-    sent = time.time()
-    proc.send_signal(signal.SIGINT)
-    try:
-        output, _ = proc.communicate(timeout=SECONDS_TO_EXIT * 5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        pytest.fail(f"SIGINT was not obeyed within {SECONDS_TO_EXIT * 5} s:\n{proc.communicate()[0][-3000:]}")
-    return proc.returncode, " ".join(output.split()), time.time() - sent  # whitespace-normalised
 
 
 def train_argv(model_dir: Path, out: Path, *extra: str) -> list[str]:
@@ -104,21 +47,6 @@ def train_argv(model_dir: Path, out: Path, *extra: str) -> list[str]:
             "train.per_device_train_batch_size=4", "algo.num_generations=2", "train.max_completion_length=48",
             "algo.name=exp_grpo", "explain.max_new_tokens=24", "explain.num_tries=1", "train.save_steps=2"]
     return ["train", "--no-tui", *extra, *sum((["--set", x] for x in sets), [])]
-
-
-def logged_steps(run: Path) -> list[int]:
-    path = run / "metrics.jsonl"
-    if not path.is_file():
-        return []
-    steps = []
-    for line in path.read_text().splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line being written right now
-        if "loss" in record:
-            steps.append(record["step"])
-    return steps
 
 
 def resume_and_check(model_dir: Path, out: Path) -> None:
@@ -129,7 +57,7 @@ def resume_and_check(model_dir: Path, out: Path) -> None:
     state = json.loads((Path(last_complete_checkpoint(run / "checkpoints")) / "trainer_state.json").read_text())
     assert state["global_step"] == STEPS
     assert max(logged_steps(run)) == STEPS
-    model, _ = load_model(ExpoConfig.model_validate({"model": {"name": str(model_dir), "backend": "hf"}}))
+    model, _ = load_tiny(model_dir)
     load_adapter_weights(model, run / "adapter")  # raises if the adapter is missing or does not fit
 
 

@@ -17,9 +17,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from expo_lite.config import ExpoConfig, recipe_file
+from expo_lite.config import recipe_file
 from expo_lite.io import read_jsonl
-from expo_lite.models.loader import load_adapter_weights, load_model
+from expo_lite.models.loader import load_adapter_weights
+
+from helpers import load_tiny
 
 
 def train(model_dir: Path, out: Path, sets: list[str], processes: int) -> subprocess.CompletedProcess:
@@ -63,7 +65,7 @@ def test_exp_grpo_two_processes(tiny_llama, tmp_path):
     assert checkpoints[-1] == f"checkpoint-{steps}"
     state = json.loads((run / "checkpoints" / checkpoints[-1] / "trainer_state.json").read_text())
     assert state["global_step"] == steps
-    model, _ = load_model(ExpoConfig.model_validate({"model": {"name": str(tiny_llama), "backend": "hf"}}))
+    model, _ = load_tiny(tiny_llama)
     load_adapter_weights(model, run / "adapter")
 
 
@@ -98,7 +100,7 @@ def test_exp_dpo_two_processes(tiny_llama, tmp_path):
         assert end["pairs"] + sum(end["skipped"].values()) == 4  # 8 questions, 4 per round
         assert len({p["problem_id"] for p in pairs}) == len(pairs)
     assert json.loads((run / "round_state.json").read_text())["completed_rounds"] == 2
-    model, _ = load_model(ExpoConfig.model_validate({"model": {"name": str(tiny_llama), "backend": "hf"}}))
+    model, _ = load_tiny(tiny_llama)
     load_adapter_weights(model, run / "adapter")
 
 

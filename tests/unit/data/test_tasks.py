@@ -1,8 +1,8 @@
-"""Task loaders: the embedded arithmetic generator and local files in the GSM8K / MATH hub schemas."""
+"""Tasks (data/tasks.py, data/arithmetic.py): the embedded generator, hub schemas from local files, filters,
+skips with reasons, clear errors."""
 
 from __future__ import annotations
 
-import json
 import re
 
 import pyarrow as pa
@@ -13,7 +13,7 @@ from expo_lite.config import TaskConfig
 from expo_lite.data.tasks import TaskError, load_task
 from expo_lite.verify.answers import answers_match
 
-from conftest import REPO
+from helpers import MATH_ROWS, write_jsonl
 
 GSM8K_ROWS = [
     {"question": "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. "
@@ -22,20 +22,8 @@ GSM8K_ROWS = [
     {"question": "A shop sells 1,200 pens a day. How many in 2 days?", "answer": "1200*2=<<1200*2=2400>>2400\n#### 2,400"},
     {"question": "Broken row", "answer": "no final marker here"},
 ]
-MATH_ROWS = [
-    {"problem": "What is $\\frac{1}{2}+\\frac{1}{4}$?", "solution": "We get $\\boxed{\\frac{3}{4}}$.",
-     "level": "Level 2", "type": "Prealgebra"},
-    {"problem": "Solve $x^2=4$, $x<0$.", "solution": "So $x=\\boxed{-2}$.", "level": "Level 5", "type": "Algebra"},
-    {"problem": "Interval?", "solution": "The set is $\\boxed{(2, 5]}$.", "level": "Level 4", "type": "Algebra"},
-    {"problem": "No box", "solution": "The answer is 3.", "level": "Level 1", "type": "Algebra"},
-    {"problem": "Garbage", "solution": "$\\boxed{?!}$", "level": "Level 3", "type": "Algebra"},
-    {"problem": "Enter all solutions of $x^2+x-2=0$, separated by commas.",
-     "solution": "$(x+2)(x-1)=0$, so $x = \\boxed{1}$ and $x = \\boxed{-2}$.", "level": "Level 3", "type": "Algebra"},
-    {"problem": "Expand $x(x+1)^2$.", "solution": "$x(x^2+2x+1) = \\boxed{x^3 + 2x^2 + x}$.", "level": "Level ?",
-     "type": "Algebra"},
-    {"problem": "How many?", "solution": "There are $\\boxed{1,\\!000,\\!000}$ ways.", "level": "Level 4",
-     "type": "Counting & Probability"},
-]
+
+
 # MATH-500 / PRM800K rows: `subject` instead of `type`, an integer level, and the final answer in its own column.
 MATH500_ROWS = [
     {"problem": "Convert the point $(0,3)$ in rectangular coordinates to polar coordinates.",
@@ -47,11 +35,6 @@ MATH500_ROWS = [
     {"problem": "Simplify.", "solution": "It is $\\boxed{\\frac{2ab}{a^2+b^2}}$ (written unsimplified in the box).",
      "answer": "\\frac{2ab}{a^2 + b^2}", "subject": "Intermediate Algebra", "level": 5, "unique_id": "test/ia/2.json"},
 ]
-
-
-def write_jsonl(path, rows):
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
 
 
 def test_arithmetic_is_seeded_levelled_and_solved_by_its_solutions():
@@ -199,58 +182,3 @@ def test_hub_loading_offline_gives_advice(monkeypatch):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     with pytest.raises(TaskError, match="set task.path"):
         load_task(TaskConfig(name="gsm8k", hub_id="someone/not-cached-gsm8k"))
-
-
-def test_data_command_shows_what_training_would_load(tmp_path, tiny_llama):
-    from typer.testing import CliRunner
-
-    from expo_lite.cli import app
-
-    path = write_jsonl(tmp_path / "train.jsonl", MATH_ROWS)
-    result = CliRunner().invoke(app, ["data", "--set", "task.name=math", "--set", f"task.path={path}",
-                                      "--set", f"model.name={tiny_llama}"], terminal_width=200)
-    assert result.exit_code == 0, result.output
-    out = result.output
-    assert f"rows read {len(MATH_ROWS)} | usable 6 | skipped 2 | selected 6" in out and "1 with unknown level" in out
-    assert "no \\boxed{} answer in the solution" in out and "math-3" in out  # reason with its example row
-    assert "answer format: boxed" in out and "last \\boxed{}" in out
-    assert "Counting & Probability" in out and "unknown" in out  # per type and per level tables
-    # the real chat-templated P(q) of the first problem, as the model will see it
-    assert "sample chat-templated P(q) for math-0 (gold answer: \\frac{3}{4})" in out
-    assert "<|im_start|>user\nWhat is $\\frac{1}{2}+\\frac{1}{4}$?" in out and "<|im_start|>assistant" in out
-
-    filtered = CliRunner().invoke(app, ["data", "--set", "task.name=math", "--set", f"task.path={path}",
-                                        "--set", "task.levels=[4]", "--set", f"model.name={tiny_llama}"],
-                                  terminal_width=200)
-    assert filtered.exit_code == 0 and "selected 2 (filters: task.levels=[4])" in filtered.output
-
-
-def test_the_grading_convention_is_one_and_stated_as_the_code_applies_it(tmp_path, tiny_llama):
-    """`expo-lite data` on a GSM8K-style (#### N) task, the README and the verifier say the same thing: the
-    first style present wins whatever the task's format, so `#### 5` then `\\boxed{7}` answers 7."""
-    from typer.testing import CliRunner
-
-    from expo_lite.cli import app
-    from expo_lite.verify.answers import extract_final_answer, is_correct
-    from expo_lite.verify.extraction import GRADING
-
-    both = "Half of 10 is 5.\n#### 5\nOn second thought the total is $\\boxed{7}$."
-    assert extract_final_answer(both) == "7" and is_correct(both, "7") and not is_correct(both, "5")
-    path = write_jsonl(tmp_path / "train.jsonl", [{"question": "What is 2 + 3?", "answer": "2 + 3 = 5\n#### 5"}])
-    out = CliRunner().invoke(app, ["data", "--set", "task.name=gsm8k", "--set", f"task.path={path}",
-                                   "--set", f"model.name={tiny_llama}"], terminal_width=400).output
-    assert "answer format: hash (what the prompt asks for)" in out and GRADING in " ".join(out.split())
-    assert "its last \\boxed{} (MATH / Minerva), its first `#### N`" in GRADING  # boxed before hash, as applied
-    readme = " ".join((REPO / "README.md").read_text().split())
-    assert "first style present wins, the same for every task" in readme
-
-
-def test_data_command_exits_2_when_nothing_is_usable(tmp_path):
-    from typer.testing import CliRunner
-
-    from expo_lite.cli import app
-
-    path = write_jsonl(tmp_path / "train.jsonl", [{"problem": "p", "solution": "no box", "level": "Level 1", "type": "A"}])
-    result = CliRunner().invoke(app, ["data", "--set", "task.name=math", "--set", f"task.path={path}"])
-    assert result.exit_code == 2
-    assert "no usable problems" in result.output and "no \\boxed{} answer in the solution" in result.output

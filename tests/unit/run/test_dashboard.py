@@ -19,6 +19,8 @@ from expo_lite.run.dashboard import Dashboard, DashboardState, render, sparkline
 from expo_lite.run.rundir import create_run_dir
 from expo_lite.verify.answers import correctness_reward
 
+from helpers import CPU_ARGS
+
 
 def text_of(renderable, width=120) -> str:
     console = Console(record=True, width=width, force_terminal=True)
@@ -54,8 +56,7 @@ def tiny_trainer(tiny_llama, tmp_path):
         model, tok = load_model(cfg)
         data, _ = build_prompt_dataset(load_task(cfg.task).problems, "hash", cfg.prompt, cfg.train.max_prompt_length, tok)
         args = ExPGRPOConfig(output_dir=str(tmp_path / "out"), max_steps=2, per_device_train_batch_size=4,
-                             num_generations=2, max_completion_length=4, use_cpu=True, bf16=False, report_to="none",
-                             save_strategy="no", logging_steps=1, disable_tqdm=True)
+                             num_generations=2, max_completion_length=4, logging_steps=1, disable_tqdm=True, **CPU_ARGS)
         from expo_lite.config import ExplainConfig
 
         return ExPGRPOTrainer(model=model, reward_funcs=[correctness_reward], args=args, train_dataset=data,

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO
+from helpers import REPO
 
 LINT = [str(Path(sys.executable).parent / "lint-imports"), "--no-cache", "--config", str(REPO / "pyproject.toml")]
 

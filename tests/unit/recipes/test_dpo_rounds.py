@@ -1,4 +1,5 @@
-"""ExP-DPO: pair building, online regeneration from the current policy, resuming at the right round."""
+"""ExP-DPO rounds (recipes/dpo.py): slices, online regeneration, resume, the embedded model, a round without
+pairs."""
 
 from __future__ import annotations
 
@@ -9,76 +10,31 @@ import torch
 from transformers import TrainerCallback
 from typer.testing import CliRunner
 
-from expo_lite.algorithms.dpo_pairs import (
-    SKIP_NO_CHOSEN,
-    SKIP_NO_REJECTED,
-    PairSampling,
-    assemble_pairs,
-    build_pairs,
-)
 from expo_lite.algorithms.explain import completion_ids_for
 from expo_lite.cli import app
-from expo_lite.config import ExpoConfig
 from expo_lite.core.logprobs import score_completions
-from expo_lite.core.sampling import Generation
-from expo_lite.data.prompts import standard_prompt, user_text
-from expo_lite.data.tasks import Problem, load_task
+from expo_lite.data.prompts import standard_prompt
+from expo_lite.data.tasks import load_task
 from expo_lite.models.loader import load_adapter_weights, load_model
 from expo_lite.recipes.dpo import _load_pairs, completed_rounds, round_slices, train_exp_dpo
 from expo_lite.run.rundir import create_run_dir
 from expo_lite.verify.answers import is_correct
 
-
-def config(model_dir, tmp_path, **algo):
-    return ExpoConfig.model_validate({
-        "model": {"name": str(model_dir), "backend": "hf"},
-        "task": {"levels": [1, 2], "num_problems": 3},
-        "algo": {"name": "exp_dpo", "positive_source": "expert_cot", "num_generations": 2, **algo},
-        "train": {"output_dir": str(tmp_path), "max_completion_length": 8, "per_device_train_batch_size": 2,
-                  "learning_rate": 5e-3, "save_steps": 1},
-    })
+from helpers import dpo_config
 
 
-def test_pairs_are_built_right_and_skips_are_counted(tiny_llama, tmp_path):
-    cfg = config(tiny_llama, tmp_path)
-    model, tok = load_model(cfg)
-    problems = [
-        Problem("a", "Tom has 3 apples and buys 4 more. How many?", "7", "3 + 4 = 7.", 1),
-        Problem("b", "What is 17 + 25?", "42", None, 2),  # no expert solution -> no chosen
-        Problem("c", "What is 2 + 2?", "4", "2 + 2 = 4.", 1),  # every rollout right -> nothing to reject
-    ]
-    prompts = [standard_prompt(tok, p.question, "hash", cfg.prompt) for p in problems]
-    ids = tok(" x", add_special_tokens=False)["input_ids"]
+class InterruptRound(TrainerCallback):
+    """Ctrl-C during the given round's first training step (counted by DPOTrainer starts)."""
 
-    def gen(text, truncated=False):
-        return Generation([], ids, text, truncated)
+    def __init__(self, round_number: int):
+        self.round_number, self.starts = round_number, 0
 
-    rollouts = [
-        [gen("3 + 4 = 8\n#### 8"), gen("so many apples", truncated=True), gen("3 + 4 = 34\n#### 34")],
-        [gen("#### 41")],
-        [gen("2 + 2 = 4\n#### 4"), gen("#### 4")],
-    ]
-    chosen = ["3 + 4 = 7.\n#### 7", None, "2 + 2 = 4.\n#### 4"]
-    result = assemble_pairs(model, tok, problems, prompts, rollouts, chosen, "hash", PairSampling.from_config(cfg))
-    assert result.skipped == {SKIP_NO_CHOSEN: 1, SKIP_NO_REJECTED: 1}
-    assert result.rollouts == 6 and result.correct_rollouts == 2
-    (pair,) = result.pairs
-    assert pair.problem_id == "a" and is_correct(pair.chosen, "7") and not is_correct(pair.rejected, "7")
-    assert pair.rejected in ("3 + 4 = 8\n#### 8", "3 + 4 = 34\n#### 34")  # a finished wrong answer, not the cut-off one
-    assert pair.prompt == [{"role": "user", "content": user_text(problems[0].question, "hash", cfg.prompt)}]
-    assert "correct final answer" not in json.dumps(pair.prompt)
-    assert pair.chosen_mean_logprob < 0 and pair.rejected_mean_logprob < 0
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.starts += 1
 
-
-def test_build_pairs_samples_real_rollouts(tiny_llama, tmp_path):
-    cfg = config(tiny_llama, tmp_path)
-    model, tok = load_model(cfg)
-    problems = load_task(cfg.task).problems
-    result = build_pairs(model, tok, problems, "hash", PairSampling.from_config(cfg))
-    assert result.rollouts == len(problems) * 2
-    assert len(result.pairs) + sum(result.skipped.values()) == len(problems)
-    for pair in result.pairs:
-        assert is_correct(pair.chosen, pair.answer) and not is_correct(pair.rejected, pair.answer)
+    def on_step_begin(self, args, state, control, **kwargs):
+        if self.starts == self.round_number:
+            raise KeyboardInterrupt
 
 
 def test_round_slices_cover_every_question_once():
@@ -86,7 +42,7 @@ def test_round_slices_cover_every_question_once():
 
 
 def test_online_rounds_regenerate_from_the_current_policy(tiny_llama, tmp_path):
-    cfg = config(tiny_llama, tmp_path, mode="online", rounds=2)
+    cfg = dpo_config(tiny_llama, tmp_path, mode="online", rounds=2)
     model, tok = load_model(cfg)
     run = create_run_dir(cfg)
     train_exp_dpo(cfg, run, model, tok, load_task(cfg.task).problems, "hash")
@@ -110,22 +66,8 @@ def test_online_rounds_regenerate_from_the_current_policy(tiny_llama, tmp_path):
     assert (run.adapter_path / "adapter_config.json").is_file() and not (run.adapter_path / "ref").exists()
 
 
-class InterruptRound(TrainerCallback):
-    """Ctrl-C during the given round's first training step (counted by DPOTrainer starts)."""
-
-    def __init__(self, round_number: int):
-        self.round_number, self.starts = round_number, 0
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        self.starts += 1
-
-    def on_step_begin(self, args, state, control, **kwargs):
-        if self.starts == self.round_number:
-            raise KeyboardInterrupt
-
-
 def test_interrupted_online_run_resumes_at_the_right_round(tiny_llama, tmp_path):
-    cfg = config(tiny_llama, tmp_path, mode="online", rounds=3)
+    cfg = dpo_config(tiny_llama, tmp_path, mode="online", rounds=3)
     problems = load_task(cfg.task).problems
     model, tok = load_model(cfg)
     run = create_run_dir(cfg)
@@ -166,7 +108,7 @@ def test_exp_dpo_offline_on_the_embedded_model(embedded_model, tmp_path):
 def test_a_round_without_pairs(tiny_llama, tmp_path):
     """A random model never writes a valid self-explanation: an online round with no pairs is skipped
     and recorded (the next round asks other questions); a run where no round had any pair is an error."""
-    cfg = config(tiny_llama, tmp_path, mode="online", rounds=2, positive_source="self_explanation")
+    cfg = dpo_config(tiny_llama, tmp_path, mode="online", rounds=2, positive_source="self_explanation")
     cfg.explain.max_new_tokens, cfg.explain.num_tries = 8, 1
     model, tok = load_model(cfg)
     run = create_run_dir(cfg)
@@ -176,23 +118,3 @@ def test_a_round_without_pairs(tiny_llama, tmp_path):
     (end,) = [json.loads(x) for x in run.metrics_path.read_text().splitlines() if '"round_end"' in x]
     assert end["round"] == 1 and end["pairs"] == 0 and end["skipped_round"] is True
     assert (run.path / "round0" / "adapter" / "adapter_config.json").is_file()  # what --resume restarts from
-
-
-
-def test_pairs_too_long_for_max_seq_length_are_left_out_and_counted_never_cut(tiny_llama, tmp_path):
-    """TRL cuts the end of a pair longer than its max_length (the chosen answer line); Unsloth's DPOTrainer lowers
-    max_length to the model's max_seq_length. Each pair is trained whole or left out and counted, and the trainer's
-    max_length is the longest pair trained."""
-    from expo_lite.algorithms.dpo_pairs import Pair, fitting_pairs, pair_lengths
-
-    model, tok = load_model(ExpoConfig.model_validate({"model": {"name": str(tiny_llama), "backend": "hf",
-                                                                 "load_in_4bit": False}}))
-    prompt = [{"role": "user", "content": "What is 2 + 2?"}]
-    short = Pair("a", 0, "q", "4", 1, prompt, "2 + 2 = 4. #### 4", "5", "expert_cot", -1.0, -1.0)
-    long = Pair("b", 0, "q", "4", 1, prompt, "two " * 300 + "#### 4", "5", "expert_cot", -1.0, -1.0)
-    lengths = pair_lengths(tok, [short, long])
-    templated = tok.apply_chat_template(prompt + [{"role": "assistant", "content": short.chosen}], tokenize=False)
-    assert lengths[0] == len(tok(templated, add_special_tokens=False)["input_ids"]) and lengths[1] > 300
-    kept, skipped, longest = fitting_pairs(tok, [short, long], max_seq_length=200)
-    assert kept == [short] and skipped == 1 and longest == lengths[0]
-    assert fitting_pairs(tok, [long], max_seq_length=200) == ([], 1, 0)

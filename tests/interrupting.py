@@ -1,0 +1,86 @@
+"""Interrupting a real process inside a chosen phase (Ctrl-C) and watching what it leaves: the driver the
+interrupt tests of both lanes start their children with."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+SECONDS_TO_EXIT = 60  # generous for a loaded 2-core machine; the interrupt is seen within a second or two
+
+
+# Runs the real command line in the child, with one phase instrumented: the N-th time the phase's function
+# is entered, it writes a marker file and waits there (in small sleeps) for the test's SIGINT, so the
+# KeyboardInterrupt is raised inside that phase. Nothing else is changed.
+DRIVER = r"""
+import os, sys, time
+phase, marker, nth = sys.argv[1], sys.argv[2], int(sys.argv[3])
+calls = {"n": 0}
+def instrument(owner, name):
+    original = getattr(owner, name)
+    def wrapped(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == nth:
+            open(marker, "w").write(phase)
+            deadline = time.time() + 120
+            while time.time() < deadline:
+                time.sleep(0.05)
+        return original(*args, **kwargs)
+    setattr(owner, name, wrapped)
+if phase == "generation":
+    import transformers.generation.utils as gen
+    instrument(gen.GenerationMixin, "generate")
+elif phase == "reward":
+    import expo_lite.verify.answers as answers
+    instrument(answers, "correctness_reward")
+    answers.correctness_reward.__name__ = "correctness"
+elif phase == "backward":
+    import accelerate
+    instrument(accelerate.Accelerator, "backward")
+elif phase == "checkpoint":  # between the weights and the trainer state of a checkpoint
+    import transformers
+    instrument(transformers.Trainer, "_save_optimizer_and_scheduler")
+from expo_lite.cli import app
+app(sys.argv[4:], prog_name="expo-lite")
+"""
+
+
+def ignore_sigint():  # what `cmd &` in a non-interactive shell does to its child
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def interrupt_when_marked(proc: subprocess.Popen, marker: Path) -> tuple[int, str, float]:
+    """SIGINT as soon as the phase is entered; (exit status, output, seconds from SIGINT to exit)."""
+    deadline = time.time() + 600
+    while not marker.exists():
+        if proc.poll() is not None or time.time() > deadline:
+            pytest.fail(f"the process never reached the phase:\n{proc.stdout.read()[-3000:]}")
+        time.sleep(0.05)
+    sent = time.time()
+    proc.send_signal(signal.SIGINT)
+    try:
+        output, _ = proc.communicate(timeout=SECONDS_TO_EXIT * 5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail(f"SIGINT was not obeyed within {SECONDS_TO_EXIT * 5} s:\n{proc.communicate()[0][-3000:]}")
+    return proc.returncode, " ".join(output.split()), time.time() - sent  # whitespace-normalised
+
+
+def logged_steps(run: Path) -> list[int]:
+    path = run / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    steps = []
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line being written right now
+        if "loss" in record:
+            steps.append(record["step"])
+    return steps
