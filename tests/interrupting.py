@@ -26,7 +26,8 @@ def instrument(owner, name):
     def wrapped(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == nth:
-            open(marker, "w").write(phase)
+            import signal
+            open(marker, "w").write(f"{phase}; Python's SIGINT handler: {signal.getsignal(signal.SIGINT)!r}")
             deadline = time.time() + 120
             while time.time() < deadline:
                 time.sleep(0.05)
@@ -61,6 +62,7 @@ def interrupt_when_marked(proc: subprocess.Popen, marker: Path) -> tuple[int, st
         if proc.poll() is not None or time.time() > deadline:
             pytest.fail(f"the process never reached the phase:\n{proc.stdout.read()[-3000:]}")
         time.sleep(0.05)
+    state = signal_state(proc.pid)
     sent = time.time()
     proc.send_signal(signal.SIGINT)
     try:
@@ -68,7 +70,26 @@ def interrupt_when_marked(proc: subprocess.Popen, marker: Path) -> tuple[int, st
     except subprocess.TimeoutExpired:
         proc.kill()
         pytest.fail(f"SIGINT was not obeyed within {SECONDS_TO_EXIT * 5} s:\n{proc.communicate()[0][-3000:]}")
+    output = f"{output}\n[when SIGINT was sent] {marker.read_text()}; {state}"  # says why, if a SIGINT is ever lost
     return proc.returncode, " ".join(output.split()), time.time() - sent  # whitespace-normalised
+
+
+def signal_state(pid: int) -> str:
+    """The kernel's view of a process's SIGINT (bit 2 of each mask): ignored, caught, pending, and blocked
+    in which threads. Read before the signal is sent, so a lost Ctrl-C is explained by the failure message."""
+    bit = 1 << (signal.SIGINT - 1)
+    try:
+        fields = dict(line.split(":\t", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":\t" in line)
+        blocked = []
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            info = dict(line.split(":\t", 1) for line in (task / "status").read_text().splitlines() if ":\t" in line)
+            if int(info["SigBlk"], 16) & bit:
+                blocked.append(f"{task.name}:{info['Name'].strip()}")
+    except (OSError, KeyError, ValueError) as exc:
+        return f"unreadable ({exc})"
+    flags = {name: bool(int(fields[key], 16) & bit) for name, key in
+             (("ignored", "SigIgn"), ("caught", "SigCgt"), ("pending", "ShdPnd"))}
+    return f"SIGINT {flags}, blocked in {len(blocked)} of {fields['Threads'].strip()} threads {blocked[:8]}"
 
 
 def logged_steps(run: Path) -> list[int]:
