@@ -206,7 +206,8 @@ def check_precision(kit: Kit, model: Any, tokenizer: Any) -> None:
 
 
 def check_memory(kit: Kit, cfg: ExpoConfig) -> None:
-    from expo_lite.run.planner import GIB, dims_for, plan_memory
+    from expo_lite.models.dims import dims_for
+    from expo_lite.run.planner import GIB, plan_memory
 
     if not kit.on_gpu:
         kit.record("peak memory vs planner", SKIP, "no CUDA: torch.cuda.max_memory_allocated is the measure")

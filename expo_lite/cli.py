@@ -174,7 +174,13 @@ def merge_cmd(
 
 
 @app.command("plan")
-def plan_cmd(config: ConfigArg = None, set_: SetOpt = None) -> None:
+def plan_cmd(
+    config: ConfigArg = None,
+    set_: SetOpt = None,
+    trace: Annotated[bool, typer.Option("--trace", help="Also run the real training step on fake tensors (no GPU, "
+                                                         "no download; about a minute for a 3B model) and show "
+                                                         "its memory beside the prediction.")] = False,
+) -> None:
     """Predicted peak GPU memory of a config, part by part, and a fit table for 16/24/40/80 GB."""
     from rich.console import Console
 
@@ -184,6 +190,12 @@ def plan_cmd(config: ConfigArg = None, set_: SetOpt = None) -> None:
         cfg = load_config(config, set_)
         plan = plan_memory(cfg)
     render_plan(cfg, plan, Console())
+    if trace:
+        from .tools.memory_trace import render_trace, trace_memory
+
+        with _exit_statuses():
+            traced = trace_memory(cfg)
+        render_trace(cfg, traced, plan, Console())
 
 
 @app.command("config")

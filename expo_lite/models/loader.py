@@ -174,20 +174,22 @@ def keep_bnb_cpu_layout_trainable(model: Any) -> int:
     return count
 
 
+def nf4_config(compute_dtype: Any) -> Any:
+    """bitsandbytes 4-bit as QLoRA trains: NF4 codes, double-quantized absmax, computing in `compute_dtype`."""
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                              bnb_4bit_compute_dtype=compute_dtype)
+
+
 def _load_hf(path: str, mcfg: ModelConfig, lora: LoraSection):
     import torch
-    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
-    from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     dtype = torch_dtype(mcfg.dtype, cuda_available())
     kwargs: dict[str, Any] = dict(dtype=dtype, trust_remote_code=mcfg.trust_remote_code)
     if mcfg.use_4bit():
-        kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True,
-            bnb_4bit_quant_type="nf4",
-            bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=dtype,
-        )
+        kwargs["quantization_config"] = nf4_config(dtype)
     if cuda_available():
         # One whole copy per process on its own GPU: under torchrun / accelerate launch that is LOCAL_RANK
         # (nobody has called cuda.set_device yet when the model loads).
@@ -202,6 +204,16 @@ def _load_hf(path: str, mcfg: ModelConfig, lora: LoraSection):
     except Exception as exc:  # noqa: BLE001 - corrupt weights (SafetensorError), a config transformers can't read
         raise ModelLoadError(f"Could not load model {path!r} ({type(exc).__name__}: {exc}); "
                              f"check that its weights and config.json are complete") from exc
+    return prepare_for_training(model, mcfg, lora), tokenizer
+
+
+def prepare_for_training(model: Any, mcfg: ModelConfig, lora: LoraSection) -> Any:
+    """A loaded transformers model made trainable as the hf backend trains it: peft's k-bit preparation
+    (4-bit) or gradient checkpointing, then the LoRA adapter. The memory trace prepares its weightless
+    model with this same function."""
+    import torch
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+
     _check_targets(model, lora)
     keep_bnb_cpu_layout_trainable(model)
     gc_kwargs = {"use_reentrant": False}
@@ -215,8 +227,7 @@ def _load_hf(path: str, mcfg: ModelConfig, lora: LoraSection):
     if mcfg.gradient_checkpointing:
         model.config.use_cache = False  # generation turns it back on per call
     torch.manual_seed(lora.seed)
-    model = get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", bias="none", **lora_kwargs(lora)))
-    return model, tokenizer
+    return get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", bias="none", **lora_kwargs(lora)))
 
 
 def _load_unsloth(path: str, mcfg: ModelConfig, lora: LoraSection):

@@ -12,82 +12,27 @@ self-explanation tries of its questions. Our log-probs (scoring tries, the SFT t
 choice) never hold full-vocab logits: the LM head runs on LOGIT_BLOCK_TOKENS positions at a time.
 
 Each part is a closed formula of the model's dimensions and the config; `plan_memory` returns them
-separately so the fit table can say which knob to lower. Dimensions of the shipped 3B models are
-written here as facts (from their config.json); other local models are read from their config.json.
+separately so the fit table can say which knob to lower. Model dimensions come from models/dims.py.
 The estimate is a planning aid, not a guarantee: kernels (Unsloth's, FlashAttention) and allocator
 behaviour move the real peak by some percent either way.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from ..config import ExpoConfig
 from ..core.logprobs import LOGIT_BLOCK_TOKENS, SCORING_TOKENS_PER_FORWARD
+from ..models.dims import ModelDims, dims_for
 
 GIB = 2**30
 
-
-@dataclass(frozen=True)
-class ModelDims:
-    hidden: int
-    intermediate: int
-    layers: int
-    heads: int
-    kv_heads: int
-    vocab: int
-    tied_embeddings: bool
-    head_dim: int | None = None
-
-    @property
-    def dh(self) -> int:
-        return self.head_dim or self.hidden // self.heads
-
-    def linear_shapes(self) -> dict[str, tuple[int, int]]:
-        """(in, out) of each projection in one decoder layer."""
-        q, kv = self.heads * self.dh, self.kv_heads * self.dh
-        h, i = self.hidden, self.intermediate
-        return {"q_proj": (h, q), "k_proj": (h, kv), "v_proj": (h, kv), "o_proj": (q, h),
-                "gate_proj": (h, i), "up_proj": (h, i), "down_proj": (i, h)}
-
-    def linear_params(self) -> int:
-        return self.layers * sum(a * b for a, b in self.linear_shapes().values())
-
-    def embedding_params(self) -> int:
-        return self.vocab * self.hidden * (1 if self.tied_embeddings else 2)
-
-
-# From each model's config.json on the hub (2024-09 releases), written here so planning needs no download.
-PRESETS = {
-    "Qwen/Qwen2.5-3B-Instruct": ModelDims(2048, 11008, 36, 16, 2, 151936, True, 128),
-    "meta-llama/Llama-3.2-3B-Instruct": ModelDims(3072, 8192, 28, 24, 8, 128256, True, 128),
-    "embedded:smollm2-135m": ModelDims(576, 1536, 30, 9, 3, 49152, True, 64),
-}
-PRESETS["unsloth/Qwen2.5-3B-Instruct-bnb-4bit"] = PRESETS["Qwen/Qwen2.5-3B-Instruct"]
-PRESETS["unsloth/Llama-3.2-3B-Instruct-bnb-4bit"] = PRESETS["meta-llama/Llama-3.2-3B-Instruct"]
-PRESETS["unsloth/Qwen2.5-3B-Instruct"] = PRESETS["Qwen/Qwen2.5-3B-Instruct"]
-PRESETS["unsloth/Llama-3.2-3B-Instruct"] = PRESETS["meta-llama/Llama-3.2-3B-Instruct"]
 
 NF4_BYTES_PER_PARAM = (4 + 8 / 64 + 32 / (64 * 256)) / 8  # 4-bit codes + double-quantized absmax per 64
 LOGIT_TILE_TOKENS = 1024  # tokens per LM-head tile when TRL / Unsloth compute GRPO log-probs chunked
 SAMPLING_QUESTIONS = 8  # questions our own sampling (DPO pairs, eval) decodes at once
 OVERHEAD_GPU_BYTES = int(0.8 * GIB)  # CUDA context + cuBLAS workspace, typical on recent drivers
 ALLOCATOR_SLACK = 0.10  # fragmentation of PyTorch's caching allocator, as a fraction of the rest
-
-
-def dims_for(name: str) -> ModelDims:
-    if name in PRESETS:
-        return PRESETS[name]
-    config = Path(name).expanduser() / "config.json"
-    if not config.is_file():
-        raise ValueError(f"plan: no preset for {name!r} and no {config}; known: {', '.join(sorted(PRESETS))}")
-    c = json.loads(config.read_text())
-    c = c.get("text_config", c)
-    return ModelDims(c["hidden_size"], c["intermediate_size"], c["num_hidden_layers"], c["num_attention_heads"],
-                     c.get("num_key_value_heads", c["num_attention_heads"]), c["vocab_size"],
-                     bool(c.get("tie_word_embeddings", False)), c.get("head_dim"))
 
 
 @dataclass

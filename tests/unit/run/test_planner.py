@@ -8,7 +8,8 @@ from typer.testing import CliRunner
 from expo_lite.cli import app
 from expo_lite.config import ExpoConfig
 from expo_lite.core.logprobs import LOGIT_BLOCK_TOKENS, SCORING_TOKENS_PER_FORWARD
-from expo_lite.run.planner import GIB, NF4_BYTES_PER_PARAM, PRESETS, ModelDims, advice, dims_for, plan_memory
+from expo_lite.models.dims import PRESETS, ModelDims, dims_for
+from expo_lite.run.planner import GIB, NF4_BYTES_PER_PARAM, advice, plan_memory
 
 DIMS = ModelDims(hidden=8, intermediate=16, layers=2, heads=2, kv_heads=1, vocab=10, tied_embeddings=True, head_dim=4)
 
