@@ -13,8 +13,11 @@ choice) never hold full-vocab logits: the LM head runs on LOGIT_BLOCK_TOKENS pos
 
 Each part is a closed formula of the model's dimensions and the config; `plan_memory` returns them
 separately so the fit table can say which knob to lower. Model dimensions come from models/dims.py.
-The estimate is a planning aid, not a guarantee: kernels (Unsloth's, FlashAttention) and allocator
-behaviour move the real peak by some percent either way.
+The estimate is a planning aid, not a guarantee. `expo-lite plan --trace` (tools/memory_trace.py) runs the
+real step on fake tensors: on the hf backend's stock path a 4-bit model's activations and KV cache are fp32
+(peft's k-bit preparation upcasts the embeddings), which these formulas count as 16-bit - they are up to
+~48% under that trace for the 3B models (README, "The real step, traced"). Unsloth's kernels hold less
+than the stock path; no GPU has measured either yet.
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ from ..core.logprobs import LOGIT_BLOCK_TOKENS, SCORING_TOKENS_PER_FORWARD
 from ..models.dims import ModelDims, dims_for
 
 GIB = 2**30
-
 
 NF4_BYTES_PER_PARAM = (4 + 8 / 64 + 32 / (64 * 256)) / 8  # 4-bit codes + double-quantized absmax per 64
 LOGIT_TILE_TOKENS = 1024  # tokens per LM-head tile when TRL / Unsloth compute GRPO log-probs chunked
