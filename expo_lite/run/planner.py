@@ -16,8 +16,8 @@ separately so the fit table can say which knob to lower. Model dimensions come f
 The estimate is a planning aid, not a guarantee. `expo-lite plan --trace` (tools/memory_trace.py) runs the
 real step on fake tensors: on the hf backend's stock path a 4-bit model's activations and KV cache are fp32
 (peft's k-bit preparation upcasts the embeddings), which these formulas count as 16-bit - they are up to
-~48% under that trace for the 3B models (README, "The real step, traced"). Unsloth's kernels hold less
-than the stock path; no GPU has measured either yet.
+~48% under that trace for the 3B models (README, "The real step, traced"). Unsloth's kernels are documented
+to hold less than the stock path; no GPU has measured either yet.
 """
 
 from __future__ import annotations

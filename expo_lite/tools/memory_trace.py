@@ -32,9 +32,10 @@ the real step allocates (benchmarks/memory_trace_check.py, tests/unit/models/tes
 
 What a trace cannot see: the CUDA context and cuBLAS workspaces, the caching allocator's rounding and
 fragmentation, attention kernels' workspaces (the CPU's fused attention is traced in their place), and
-Unsloth's own kernels (its fused LoRA and LM-head loss and its offloaded checkpointing hold less than the
-stock path traced here: for Unsloth users the trace is an upper bound). The planner adds the first ones as
-`overhead`; a GPU run's peak-memory row (`make gpu-smoke`) is where they get measured.
+Unsloth's own kernels (its fused LoRA and LM-head loss and its offloaded checkpointing are documented to
+hold less than the stock path traced here, which would make the trace an upper bound for Unsloth users; not
+measured here). The planner adds the first ones as `overhead`; a GPU run's peak-memory row (`make gpu-smoke`)
+is where they get measured.
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ def render_trace(cfg: ExpoConfig, trace: MemoryTrace, plan: Any, console: Any) -
     from rich.table import Table
 
     table = Table(title=f"Traced on fake tensors in {trace.seconds:.0f} s: {cfg.model.name}, {cfg.algo.name} "
-                        f"(the hf backend's stock path; Unsloth's kernels hold less)")
+                        f"(the hf backend's stock path; not Unsloth's kernels)")
     table.add_column("part")
     table.add_column("traced GiB", justify="right")
     table.add_column("planner GiB", justify="right")
