@@ -78,11 +78,15 @@ def signal_state(pid: int) -> str:
     """The kernel's view of a process's SIGINT (bit 2 of each mask): ignored, caught, pending, and blocked
     in which threads. Read before the signal is sent, so a lost Ctrl-C is explained by the failure message."""
     bit = 1 << (signal.SIGINT - 1)
+
+    def status(path: Path) -> dict[str, str]:
+        return dict(line.split(":\t", 1) for line in path.read_text().splitlines() if ":\t" in line)
+
     try:
-        fields = dict(line.split(":\t", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":\t" in line)
+        fields = status(Path(f"/proc/{pid}/status"))
         blocked = []
         for task in Path(f"/proc/{pid}/task").iterdir():
-            info = dict(line.split(":\t", 1) for line in (task / "status").read_text().splitlines() if ":\t" in line)
+            info = status(task / "status")
             if int(info["SigBlk"], 16) & bit:
                 blocked.append(f"{task.name}:{info['Name'].strip()}")
     except (OSError, KeyError, ValueError) as exc:

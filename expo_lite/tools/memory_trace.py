@@ -92,17 +92,11 @@ def trace_memory(cfg: ExpoConfig, dims: ModelDims | None = None, gpu_kernels: bo
     kernels = _trl_gpu_kernels() if gpu_kernels else nullcontext()
     with mode, LiveBytes() as live, _quiet(), kernels, tempfile.TemporaryDirectory() as tmp:
         model.hf_device_map = {"": "cpu"}  # a Trainer must not `.to()` it: fake parameters cannot be moved
-        if dpo:
-            trainer = _dpo_trainer(cfg, model, Path(tmp))
-        else:
-            trainer = _grpo_trainer(cfg, model, Path(tmp))
+        build, run = (_dpo_trainer, _trace_dpo) if dpo else (_grpo_trainer, _trace_grpo)
+        trainer = build(cfg, model, Path(tmp))
         weights = model_bytes(model)
-        optimizer = _first_optimizer_step(trainer, model)
-        trace = MemoryTrace(weights, optimizer)
-        if dpo:
-            _trace_dpo(cfg, trainer, model, live, trace)
-        else:
-            _trace_grpo(cfg, trainer, model, live, trace)
+        trace = MemoryTrace(weights, _first_optimizer_step(trainer, model))
+        run(cfg, trainer, model, live, trace)
         trace.values_read = live.values_read
     trace.seconds = time.perf_counter() - start
     return trace
@@ -175,10 +169,7 @@ def _trace_grpo(cfg: ExpoConfig, trainer: Any, model: Any, live: LiveBytes, trac
     inputs = {"prompt_ids": _ids(b, p), "prompt_mask": torch.ones(b, p, dtype=torch.long),
               "completion_ids": _ids(b, c), "completion_mask": torch.ones(b, c, dtype=torch.long),
               "advantages": torch.ones(b), "num_items_in_batch": torch.tensor(float(rollouts * c))}
-    model.train()
-    with _phase(live, trace, "training"), _gpu_autocast(trainer.args):
-        trainer.compute_loss(model, inputs).backward()
-    trainer.optimizer.zero_grad(set_to_none=True)  # the Trainer frees gradients after each step
+    _training(trainer, model, inputs, live, trace)
     tries = questions * e.num_tries if explaining else 0
     _generation(model, live, trace, "generation", rollouts + tries, p, max(c, e.max_new_tokens if tries else 0))
     if explaining:
@@ -198,7 +189,12 @@ def _trace_dpo(cfg: ExpoConfig, trainer: Any, model: Any, live: LiveBytes, trace
     _scoring(model, live, trace, "pairs: scoring", sides + [([TOKEN] * p, [TOKEN] * e.max_new_tokens)] * tries)
     longest = trainer.args.max_length - p
     pair = {"prompt_ids": [TOKEN] * p, "chosen_ids": [TOKEN] * longest, "rejected_ids": [TOKEN] * longest}
-    inputs = trainer.data_collator([pair] * t.per_device_train_batch_size)
+    _training(trainer, model, trainer.data_collator([pair] * t.per_device_train_batch_size), live, trace)
+
+
+def _training(trainer: Any, model: Any, inputs: dict[str, Any], live: LiveBytes, trace: MemoryTrace) -> None:
+    """The trainer's loss on one micro-batch and its backward, under the GPU's autocast; the gradients are freed
+    after it, as the Trainer frees them after each optimizer step."""
     model.train()
     with _phase(live, trace, "training"), _gpu_autocast(trainer.args):
         trainer.compute_loss(model, inputs).backward()
