@@ -180,16 +180,23 @@ def plan_cmd(
     trace: Annotated[bool, typer.Option("--trace", help="Also run the real training step on fake tensors (no GPU, "
                                                          "no download; about a minute for a 3B model) and show "
                                                          "its memory beside the prediction.")] = False,
+    sizes: Annotated[bool, typer.Option("--sizes", help="Also predict the peak at group sizes 4 / 8 / 16 and "
+                                                        "completion lengths 512 / 1024 / 2048 (GRPO recipes).")] = False,
 ) -> None:
     """Predicted peak GPU memory of a config, part by part, and a fit table for 16/24/40/80 GB."""
     from rich.console import Console
 
-    from .run.planner import plan_memory, render_plan
+    from .run.planner import plan_memory, render_plan, render_sizes
 
     with _exit_statuses():
         cfg = load_config(config, set_)
         plan = plan_memory(cfg)
     render_plan(cfg, plan, Console())
+    if sizes:
+        if cfg.algo.name == "exp_dpo":
+            typer.echo("--sizes varies GRPO's group size; this is a DPO recipe: its plan is above.")
+        else:
+            render_sizes(cfg, Console(width=120))
     if trace:
         from .tools.memory_trace import render_trace, trace_memory
 

@@ -157,6 +157,9 @@ class AlgoConfig(_Section):
     dpo_beta: float = Field(0.1, gt=0.0)
     dpo_sft_weight: float = Field(0.0, ge=0.0, description="Weight of TRL's 'sft' loss on chosen (0 = off).")
     dpo_epochs: float = Field(1.0, gt=0.0, description="DPO epochs over each round's pairs.")
+    pair_chunk_questions: int = Field(
+        8, gt=0, description="Questions whose rollouts and explanation tries are sampled in one decode while DPO "
+                             "builds pairs; generation memory grows with it (`expo-lite plan`).")
 
     @model_validator(mode="after")
     def _default_positive_source(self) -> AlgoConfig:

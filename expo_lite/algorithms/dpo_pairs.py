@@ -25,7 +25,6 @@ from ..data.tasks import Problem
 from ..verify.answers import are_correct
 from .explain import completion_ids_for, explanation_rows, group_tries, judge, normalised_target
 
-PAIR_CHUNK_QUESTIONS = 8  # questions sampled together; progress and the partial-pairs file advance per chunk
 SKIP_NO_CHOSEN = "no valid chosen"
 SKIP_NO_REJECTED = "no incorrect rollout"
 
@@ -77,9 +76,10 @@ class PairSet:
 
 
 def build_pairs(model: Any, tokenizer: Any, problems: list[Problem], fmt: str, how: PairSampling, round_index: int = 0,
-                on_chunk: Any = None, chunk_size: int = PAIR_CHUNK_QUESTIONS) -> PairSet:
-    """Sample, check and pair (see the module docstring), `chunk_size` questions at a time; after each chunk
-    `on_chunk(chunk_problems, chunk_pairset)` (progress, the partial-pairs file)."""
+                on_chunk: Any = None, chunk_size: int = 8) -> PairSet:
+    """Sample, check and pair (see the module docstring), `chunk_size` questions at a time (algo.pair_chunk_questions:
+    one decode holds their rollouts and tries); after each chunk `on_chunk(chunk_problems, chunk_pairset)` (progress,
+    the partial-pairs file)."""
     parts = []
     for start in range(0, len(problems), chunk_size):
         chunk = problems[start : start + chunk_size]

@@ -209,7 +209,8 @@ def _round_pairs(cfg: ExpoConfig, run: Any, model: Any, tokenizer: Any, problems
     with PhaseProgress(console if distributed.is_main() and console is not None else Console(quiet=True),
                        f"pairs round {r + 1}", len(mine), work) as bar:
         try:
-            built = build_pairs(model, tokenizer, mine, fmt, PairSampling.from_config(cfg), r, on_chunk=save_chunk)
+            built = build_pairs(model, tokenizer, mine, fmt, PairSampling.from_config(cfg), r, on_chunk=save_chunk,
+                                chunk_size=cfg.algo.pair_chunk_questions)
         except KeyboardInterrupt:
             if console is not None and single:
                 console.print(f"[yellow]interrupted while building pairs: {len(done_ids) + bar.done}/{len(problems)} "

@@ -19,8 +19,8 @@ at its longest):
               beforehand, outside the phase: decoding token by token would take minutes on fake tensors);
   scoring     `score_completions` on the tries, as the explanation engine scores them (self_explanation).
 ExP-DPO recipes:
-  pairs: generation / pairs: scoring   the same on one chunk of pair building (8 questions x (rollouts +
-              tries)), and the scoring of the pairs' sides;
+  pairs: generation / pairs: scoring   the same on one chunk of pair building (algo.pair_chunk_questions
+              questions x (rollouts + tries)), and the scoring of the pairs' sides;
   training    TRL's `DPOTrainer.compute_loss` (policy and the frozen "ref" adapter TRL adds) on one micro-batch
               of pairs at the longest pair length, and its backward.
 
@@ -34,8 +34,9 @@ What a trace cannot see: the CUDA context and cuBLAS workspaces, the caching all
 fragmentation, attention kernels' workspaces (the CPU's fused attention is traced in their place), and
 Unsloth's own kernels (its fused LoRA and LM-head loss and its offloaded checkpointing are documented to
 hold less than the stock path traced here, which would make the trace an upper bound for Unsloth users; not
-measured here). The planner adds the first ones as `overhead`; a GPU run's peak-memory row (`make gpu-smoke`)
-is where they get measured.
+measured here), and the scratch space inside a single op (e.g. logsumexp's exp buffer over one LM-head block:
+the dispatch mode sees the op, not its internals). The planner adds the first ones as `overhead`; a GPU run's
+peak-memory row (`make gpu-smoke`) is where they get measured.
 """
 
 from __future__ import annotations
@@ -122,12 +123,10 @@ def render_trace(cfg: ExpoConfig, trace: MemoryTrace, plan: Any, console: Any) -
     table.add_column("part")
     table.add_column("traced GiB", justify="right")
     table.add_column("planner GiB", justify="right")
-    planned = {"training": plan.activations + plan.logits, "generation": plan.kv_cache, "scoring": plan.scoring,
+    planned = {"training": plan.training, "generation": plan.kv_cache, "scoring": plan.scoring,
                "pairs: generation": plan.kv_cache, "pairs: scoring": plan.scoring}
-    table.add_row("resident: weights, 4-bit states (+ adapters, traced)", f"{trace.weights / GIB:.2f}",
-                  f"{plan.weights / GIB:.2f}")
-    table.add_row("resident: optimizer states", f"{trace.optimizer / GIB:.2f}", "-")
-    table.add_row("planner: LoRA params + grads + optimizer", "-", f"{plan.lora / GIB:.2f}")
+    table.add_row("resident: weights, 4-bit states, adapters", f"{trace.weights / GIB:.2f}", f"{plan.weights / GIB:.2f}")
+    table.add_row("resident: optimizer states", f"{trace.optimizer / GIB:.2f}", f"{plan.optimizer / GIB:.2f}")
     for name, value in trace.phases.items():
         table.add_row(f"{name} (above resident)", f"{value / GIB:.2f}",
                       f"{planned[name] / GIB:.2f}" if name in planned else "-")
@@ -135,8 +134,6 @@ def render_trace(cfg: ExpoConfig, trace: MemoryTrace, plan: Any, console: Any) -
                   f"{(plan.total - plan.overhead) / GIB:.2f}", style="bold")
     table.add_row("+ what a trace cannot see (CUDA context, allocator)", "-", f"{plan.overhead / GIB:.2f}")
     console.print(table)
-    console.print("The planner's LoRA part (params + grads + optimizer) is split here: adapter weights are resident, "
-                  "gradients live in the training phase. See the README's memory table for why the two differ.")
 
 
 # ------------------------------------------------------------------------------------------------ phases
@@ -177,15 +174,13 @@ def _trace_grpo(cfg: ExpoConfig, trainer: Any, model: Any, live: LiveBytes, trac
 
 
 def _trace_dpo(cfg: ExpoConfig, trainer: Any, model: Any, live: LiveBytes, trace: MemoryTrace) -> None:
-    from ..algorithms.dpo_pairs import PAIR_CHUNK_QUESTIONS
-
     t, a, e = cfg.train, cfg.algo, cfg.explain
     p = t.max_prompt_length
-    tries = PAIR_CHUNK_QUESTIONS * e.num_tries if a.positive_source == "self_explanation" else 0
-    rows = PAIR_CHUNK_QUESTIONS * a.num_generations + tries
+    tries = a.pair_chunk_questions * e.num_tries if a.positive_source == "self_explanation" else 0
+    rows = a.pair_chunk_questions * a.num_generations + tries
     _generation(model, live, trace, "pairs: generation", rows, p, max(t.max_completion_length,
                                                                      e.max_new_tokens if tries else 0))
-    sides = [([TOKEN] * p, [TOKEN] * t.max_completion_length)] * (PAIR_CHUNK_QUESTIONS * 2)  # chosen + rejected
+    sides = [([TOKEN] * p, [TOKEN] * t.max_completion_length)] * (a.pair_chunk_questions * 2)  # chosen + rejected
     _scoring(model, live, trace, "pairs: scoring", sides + [([TOKEN] * p, [TOKEN] * e.max_new_tokens)] * tries)
     longest = trainer.args.max_length - p
     pair = {"prompt_ids": [TOKEN] * p, "chosen_ids": [TOKEN] * longest, "rejected_ids": [TOKEN] * longest}

@@ -7,9 +7,16 @@ from typer.testing import CliRunner
 
 from expo_lite.cli import app
 from expo_lite.config import ExpoConfig
-from expo_lite.core.logprobs import LOGIT_BLOCK_TOKENS, SCORING_TOKENS_PER_FORWARD
 from expo_lite.models.dims import PRESETS, ModelDims, dims_for
-from expo_lite.run.planner import GIB, NF4_BYTES_PER_PARAM, advice, plan_memory
+from expo_lite.run.planner import (
+    BNB_MIN_8BIT_SIZE,
+    GIB,
+    NF4_BYTES_PER_PARAM,
+    TRL_TILE_TOKENS,
+    TRL_TILE_VOCAB,
+    advice,
+    plan_memory,
+)
 
 DIMS = ModelDims(hidden=8, intermediate=16, layers=2, heads=2, kv_heads=1, vocab=10, tied_embeddings=True, head_dim=4)
 
@@ -33,22 +40,27 @@ def test_model_dims():
 
 
 def test_each_component_by_hand():
+    """The 16-bit path (bf16 weights and activations, fp32 LoRA adapters), every term written out."""
     plan = plan_memory(cfg(), DIMS, on_gpu=False)
-    assert plan.weights == 1152 * 2 + 80 * 2
-    # LoRA r=2 on all 7 projections: r*(in+out) = 32+24+24+32+48+48+48 = 256 per layer; fp32 p + g + Adam (8)
-    assert plan.lora == 2 * 256 * (4 + 4 + 8)
-    # gradient checkpointing: 4 rollouts x 8 tokens + the SFT forward of 2 positives (one per question) x 8
-    # tokens keep every layer's input (layers x hidden); one layer's internals are live (80 + 64 + 16)
-    assert plan.activations == ((32 + 16) * 2 * 8 + 32 * 160) * 2
-    # rollout logits 4 x 3 x vocab x fp32 x (value + grad), plus one checkpointed LM-head block of the SFT term
-    block = LOGIT_BLOCK_TOKENS * 10 * 4 * 3
-    assert plan.logits == 12 * 10 * 8 + block
-    # K and V: 2 x layers x kv_heads x head_dim x (5 + 3) x (4 rollouts + 2 questions x 1 try) x 2 bytes
-    # + their last-token logits
-    assert plan.kv_cache == 2 * 2 * 1 * 4 * 8 * 6 * 2 + 6 * 10 * 4
-    # scoring: one no-grad forward of SCORING_TOKENS_PER_FORWARD tokens keeps all (layers + 1) hidden states
-    assert plan.scoring == 3 * SCORING_TOKENS_PER_FORWARD * 8 * 2 + block // 3 * 2
-    body = plan.weights + plan.lora + max(plan.activations + plan.logits, plan.kv_cache, plan.scoring)
+    # bf16 projections, embeddings + 5 norm vectors of 8, and LoRA r=2 on all 7 projections in fp32:
+    # r*(in+out) = 32+24+24+32+48+48+48 = 256 per layer
+    assert plan.weights == 1152 * 2 + (80 + 5 * 8) * 2 + 512 * 4
+    assert plan.optimizer == 512 * 2 * 4 and plan.gradients == 512 * 4  # torch AdamW: two fp32 states
+    # training: 4 rollouts x 8 tokens keep each layer's input (2 layers x 8 x 2 bytes); one rebuilt layer holds
+    # 2*H*2 + 30*H + 14*I + 7*r*2 = 524 bytes per token
+    assert plan.activations == 32 * 32 + 32 * 524
+    # ...but TRL's LM-head tile (12 completion tokens x 32768 vocabulary columns, bf16) outweighs that layer: the
+    # final norm's input and output, the scored hidden states and their gradient, the tile and its hidden rows,
+    # one bf16 vocabulary chunk
+    lm_head = 2 * 32 * 8 * 2 + 2 * 12 * 8 * 2 + 12 * (TRL_TILE_VOCAB + 8) * 2 + 10 * 8 * 2
+    assert plan.training == plan.gradients + 32 * 32 + lm_head
+    # generation: 4 rollouts + 2 questions x 1 try = 6 rows; the prefill of 5 prompt tokens per row (K and V of
+    # 2 layers x 1 head x 4 dims x 2 bytes = 32, one layer: 12*I + 4*H*2 + 4*H + rotary 2*4*2 = 304) outweighs
+    # the last step's full cache (7 tokens per row)
+    assert plan.kv_cache == 6 * 5 * (32 + 304)
+    # scoring: both tries in one forward (8 tokens each): 4 hidden states of 8 x 2 bytes + one layer's 12*I + 4*H
+    assert plan.scoring == 16 * (4 * 8 * 2 + 12 * 16 + 4 * 8)
+    body = plan.weights + plan.optimizer + max(plan.training, plan.kv_cache, plan.scoring)
     assert plan.overhead == int(0.10 * body) and plan.total == body + plan.overhead
 
 
@@ -56,24 +68,51 @@ def test_generation_is_sized_from_the_whole_generation_batch():
     """TRL samples per_device_train_batch_size x steps_per_generation rollouts in one call."""
     one = plan_memory(cfg(), DIMS, on_gpu=False)
     four = plan_memory(cfg(train={"gradient_accumulation_steps": 4}), DIMS, on_gpu=False)
-    per_sequence = 2 * 2 * 1 * 4 * 8 * 2 + 10 * 4
-    assert one.kv_cache == 6 * per_sequence and four.kv_cache == (16 + 8) * per_sequence
-    assert four.activations == one.activations  # the training step still sees one micro-batch
+    assert one.kv_cache == 6 * 5 * 336 and four.kv_cache == (16 + 8) * 5 * 336
+    assert four.training == one.training  # the training step still sees one micro-batch
+    # a short prompt and a long completion: the last step's cache (every layer's K and V, one of them copied as
+    # it grows, and the int64 attention masks) is the larger
+    long = plan_memory(cfg(train={"max_prompt_length": 2, "max_completion_length": 40},
+                           explain={"max_new_tokens": 40}), DIMS, on_gpu=False)
+    assert long.kv_cache == int(6 * 41 * 32 * (1 + 1 / 4)) + 6 * 41 * 32
 
 
 def test_knobs_move_the_right_parts():
     base = plan_memory(cfg(), DIMS, on_gpu=False)
     four_bit = plan_memory(cfg(model={"load_in_4bit": True}), DIMS, on_gpu=False)
-    assert four_bit.weights == int(1152 * NF4_BYTES_PER_PARAM) + 160 and four_bit.weights < base.weights
+    # NF4 projections; embeddings and norms fp32 (peft's k-bit preparation); adapters bf16 (TRL's QLoRA cast)
+    assert four_bit.weights == int(1152 * NF4_BYTES_PER_PARAM + 120 * 4 + 512 * 2)
+    assert four_bit.gradients == 512 * 2
     eight_bit = plan_memory(cfg(train={"optim": "adamw_8bit"}), DIMS, on_gpu=False)
-    assert eight_bit.lora == 2 * 256 * (4 + 4 + 2)
+    assert eight_bit.optimizer == 512 * 8  # every matrix here is under bitsandbytes' 4096: fp32 states
+    big = ModelDims(64, 128, 1, 2, 1, 10, True, 32)
+    big_lora = plan_memory(cfg(train={"optim": "adamw_8bit"}, lora={"r": 64}), big, on_gpu=False)
+    # per matrix 64 x (64 | 32 | 128) elements: the 4096-element ones get 8-bit states, the rest fp32
+    sizes = [64 * n for name in ("q", "k", "v", "o", "gate", "up", "down")
+             for n in {"q": (64, 64), "k": (64, 32), "v": (64, 32), "o": (64, 64), "gate": (64, 128),
+                       "up": (64, 128), "down": (128, 64)}[name]]
+    assert big_lora.optimizer == int(sum(n * 8 if n < 4096 else n * 2 * (1 + 4 / 256) for n in sizes))
     no_gc = plan_memory(cfg(model={"gradient_checkpointing": False}), DIMS, on_gpu=False)
-    assert no_gc.activations == (32 + 16) * 2 * (80 + 64) * 2
+    saved = 4 * 16 * 2 + 8 * (8 * 2 + 8) + 13 * 2 * 2  # what one layer keeps per token without checkpointing
+    assert no_gc.activations == 32 * 2 * saved
     plain = plan_memory(cfg(algo={"name": "grpo"}), DIMS, on_gpu=False)
-    assert plain.logits == 12 * 10 * 8 and plain.scoring == 0  # no SFT positives, nothing scored
-    assert plain.kv_cache == 4 * (2 * 2 * 1 * 4 * 8 * 2 + 10 * 4)  # no explanation tries
+    assert plain.scoring == 0 and plain.kv_cache == 4 * 5 * 336  # no positives, no tries, nothing scored
+    dpo = plan_memory(cfg(algo={"name": "exp_dpo"}), DIMS, on_gpu=False)
+    assert dpo.weights == base.weights + 512 * 4  # TRL's frozen fp32 "ref" copy of the adapter
     gpu = plan_memory(cfg(), DIMS)
     assert gpu.overhead > base.overhead  # CUDA context
+
+
+def test_the_tile_sizes_are_the_installed_trl_and_bitsandbytes_ones():
+    import inspect
+
+    import bitsandbytes as bnb
+    import trl.kernels.chunked_logprob as kernels
+    import trl.trainer.utils as trl_utils
+
+    assert TRL_TILE_TOKENS == kernels.TOKEN_CHUNK_SIZE
+    assert TRL_TILE_VOCAB == trl_utils._CHUNKED_LOGPROB_CHUNK_SIZE
+    assert inspect.signature(bnb.optim.AdamW8bit).parameters["min_8bit_size"].default == BNB_MIN_8BIT_SIZE
 
 
 def test_presets_hold_the_real_3b_dimensions():
@@ -95,10 +134,25 @@ def test_advice_names_the_biggest_part():
     plan = plan_memory(cfg(), DIMS, on_gpu=False)
     assert advice(plan, budget_gib=1.0) == []
     tips = advice(plan, budget_gib=plan.total / GIB / 2)
-    assert tips and tips[0].startswith("scoring")  # in this tiny model one scoring forward is the peak phase
-    big = plan_memory(cfg(train={"per_device_train_batch_size": 64, "max_prompt_length": 512,
-                                 "max_completion_length": 256}), DIMS, on_gpu=False)
-    assert advice(big, budget_gib=big.total / GIB / 2)[0].startswith("activations")
+    assert tips and tips[0].startswith("logits")  # in this tiny model TRL's LM-head tile is the peak
+    qwen = PRESETS["Qwen/Qwen2.5-3B-Instruct"]
+    big = plan_memory(cfg(train={"per_device_train_batch_size": 16, "max_prompt_length": 512,
+                                 "max_completion_length": 2048}, explain={"max_new_tokens": 2048},
+                          algo={"num_generations": 16}, model={"max_seq_length": 2560}), qwen)
+    assert advice(big, budget_gib=big.total / GIB / 2)[0].startswith("activations")  # at 3B, rebuilt layers
+    llama = plan_memory(cfg(train={"gradient_accumulation_steps": 8, "max_completion_length": 2048},
+                            explain={"max_new_tokens": 2048}, model={"max_seq_length": 2053}), PRESETS["meta-llama/Llama-3.2-3B-Instruct"])
+    assert advice(llama, budget_gib=llama.total / GIB / 2)[0].startswith("kv_cache")
+
+
+def test_every_shipped_3b_recipe_fits_24gb():
+    """The promise: ExP-GRPO and ExP-DPO on the 3B models fit one 24 GB GPU (planner, overhead included)."""
+    from expo_lite.config import load_config, recipe_names
+
+    names = [n for n in recipe_names() if "3b" in n and not n.endswith("-base")]
+    assert len(names) >= 20
+    over = {n: round(plan_memory(load_config(n)).total / GIB, 1) for n in names}
+    assert all(gib < 24 for gib in over.values()), over
 
 
 @pytest.mark.parametrize("name", ["qwen2.5-3b", "llama-3.2-3b"])
@@ -126,3 +180,20 @@ def test_oom_message_names_the_prediction_and_the_knobs():
     assert "--resume" in text and "expo-lite plan" in text
     unknown = oom_message(load_config(None, ["model.name=someone/unknown-model"]), None, "while loading the model")
     assert "No memory plan for this model" in unknown and unknown.count("  - ") == 3
+
+
+def test_plan_sizes_predicts_every_group_size_and_length():
+    result = CliRunner().invoke(app, ["plan", "qwen2.5-3b", "--sizes"])
+    assert result.exit_code == 0, result.output
+    from expo_lite.config import load_config
+    from expo_lite.run.planner import SIZE_GROUPS, SIZE_LENGTHS, resized
+
+    qwen = load_config("qwen2.5-3b")
+    for g in SIZE_GROUPS:
+        for length in SIZE_LENGTHS:
+            sized = resized(qwen, g, length)
+            assert (sized.algo.num_generations, sized.train.per_device_train_batch_size) == (g, g)
+            assert sized.explain.max_new_tokens == sized.train.max_completion_length == length
+            assert f"{plan_memory(sized).total / GIB:.1f}" in result.output
+    dpo = CliRunner().invoke(app, ["plan", "dpo/qwen2.5-3b-math-online", "--sizes"])
+    assert dpo.exit_code == 0 and "DPO recipe" in dpo.output
