@@ -55,18 +55,32 @@ class LoraSection(_Section):
 
 
 class TaskConfig(_Section):
-    name: Literal["arithmetic", "gsm8k", "math", "local"] = "arithmetic"
+    name: Literal["arithmetic", "countdown", "gsm8k", "math", "local"] = "arithmetic"
     path: str | None = Field(None, description="Local file/dir for gsm8k, math or local tasks.")
     hub_id: str | None = Field(None, description="Override the hub dataset id of gsm8k/math.")
     split: str = "train"
     eval_split: str = "test"
     levels: list[int] | None = None
     types: list[str] | None = None
-    columns: dict[str, str] = Field(default_factory=dict, description="Column map for local files.")
-    answer_format: Literal["auto", "boxed", "hash"] = "auto"
+    columns: dict[str, str] = Field(default_factory=dict, description=(
+        "Column map for local files: question, answer, solution, level, type, id, and per answer format options, "
+        "labels (choice), aliases (exact), numbers, target (countdown)."))
+    answer_format: Literal["auto", "boxed", "hash", "choice", "exact", "countdown", "program"] = Field(
+        "auto", description="How answers are found, compared and written (verify/formats/); auto: boxed for math "
+                            "and local, hash for gsm8k and arithmetic, countdown for countdown.")
+    program: str | None = Field(None, description="module:function, the check of answer_format: program.")
     max_samples: int | None = Field(None, gt=0)
     num_problems: int = Field(200, gt=0, description="Problems generated per level by the arithmetic task.")
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _program_named(self) -> TaskConfig:
+        if self.answer_format == "program" and not self.program:
+            raise ValueError("task.answer_format program needs task.program: module:function (your check)")
+        if self.program and self.answer_format != "program":
+            raise ValueError(f"task.program is set but task.answer_format is {self.answer_format!r}; set "
+                             f"task.answer_format: program to grade with it")
+        return self
 
     @field_validator("levels")
     @classmethod

@@ -22,7 +22,7 @@ from ..core.logprobs import score_completions
 from ..core.sampling import Generation, Row, decode
 from ..data.prompts import standard_prompt, user_text
 from ..data.tasks import Problem
-from ..verify.answers import are_correct
+from ..verify.formats import answer_format
 from .explain import completion_ids_for, explanation_rows, group_tries, judge, normalised_target
 
 SKIP_NO_CHOSEN = "no valid chosen"
@@ -119,8 +119,9 @@ def assemble_pairs(model: Any, tokenizer: Any, problems: list[Problem], prompts:
     positive = how.positive_source
     skipped: Counter = Counter()
     candidates = []  # (problem, prompt ids, chosen, [(rejected text, finished)])
-    verdicts = iter(are_correct([g.text for gens in rollouts for g in gens],
-                                [p.answer for p, gens in zip(problems, rollouts, strict=True) for _ in gens]))
+    rows = [p for p, gens in zip(problems, rollouts, strict=True) for _ in gens]
+    verdicts = iter(answer_format(fmt).are_correct([g.text for gens in rollouts for g in gens], [p.answer for p in rows],
+                                                   [p.verify_context() for p in rows], [p.id for p in rows]))
     correct = total = 0
     for problem, prompt, gens, chosen in zip(problems, prompts, rollouts, chosen_texts, strict=True):
         wrong = []

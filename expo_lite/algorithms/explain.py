@@ -8,8 +8,10 @@ For each question we sample `num_tries` completions of P_x(q, a*) and check each
   leak          the text admits it was handed the answer ("the given answer", ...)
   too_short     fewer than min_reasoning_tokens tokens of reasoning before the final answer
 
-The sentence that states the final answer is replaced by the canonical line for a* in the task's
-format ("#### a*" or "The final answer is $\\boxed{a*}$."), so every target ends the same way.
+Finding the answer, comparing it and the leak check are the task's answer format's (verify/formats/). The
+sentence that states the final answer is replaced by the format's canonical line for a* ("#### a*" or "The
+final answer is $\\boxed{a*}$."), so every target ends the same way; in a task with several right answers
+(countdown, a user's own check) the line states the explanation's own verified answer instead of a*.
 
 Among the valid tries we keep the one most likely under the *standard* prompt P(q) (highest mean
 token log-prob): that is the sample the policy could most plausibly have produced without the hint,
@@ -27,8 +29,8 @@ from ..core.logprobs import score_completions
 from ..core.sampling import Generation, Row, decode
 from ..data.prompts import final_line, hint_prompt, standard_prompt
 from ..data.tasks import Problem
-from ..verify.answers import answers_match, final_answer_span
 from ..verify.extraction import sentence_start
+from ..verify.formats import Context, Item, answer_format
 
 REASONS = ("truncated", "no_answer", "wrong_answer", "leak", "too_short")  # in the order they are checked
 VALID = "ok"
@@ -55,20 +57,21 @@ class Explanation:
         return asdict(self)
 
 
-def check_explanation(text: str, truncated: bool, gold: str, cfg: ExplainConfig, tokenizer: Any) -> tuple[str, str | None]:
-    """(verdict, reasoning part) for one sampled explanation; verdict is "ok" or a REASONS entry."""
+def check_explanation(text: str, truncated: bool, gold: str, cfg: ExplainConfig, tokenizer: Any, fmt: str = "boxed",
+                      context: Context | None = None) -> tuple[str, str | None]:
+    """(verdict, reasoning part) for one sampled explanation of a row (`context`: its question and other
+    columns) in answer format `fmt`; verdict is "ok" or a REASONS entry."""
     if truncated:
         return "truncated", None
-    found = final_answer_span(text)
-    if found is None or not found[1]:
+    form = answer_format(fmt)
+    found = form.find(text, context or {})
+    if found is None or not found.text:
         return "no_answer", None
-    start, answer = found
-    if not answers_match(gold, answer):
+    if not form.judge_many([Item(found.text, gold, context or {})])[0]:
         return "wrong_answer", None
-    lowered = text.lower()
-    if any(phrase.lower() in lowered for phrase in cfg.leak_phrases):
+    if form.leaks(text, cfg.leak_phrases):
         return "leak", None
-    reasoning = text[: sentence_start(text, start)].rstrip()  # the answer statement is rewritten later
+    reasoning = text[: sentence_start(text, found.start)].rstrip()  # the answer statement is rewritten later
     if len(tokenizer(reasoning, add_special_tokens=False)["input_ids"]) < cfg.min_reasoning_tokens:
         return "too_short", None
     return VALID, reasoning
@@ -117,11 +120,14 @@ def judge(model: Any, tokenizer: Any, problems: list[Problem], samples: list[lis
         p_ids = tokenizer(standard_prompt(tokenizer, problem.question, fmt, prompts), add_special_tokens=False)["input_ids"]
         rec = Explanation(problem.id, problem.question, problem.answer, problem.level, False, "", prompt_ids=p_ids)
         for j, gen in enumerate(tries):
-            verdict, reasoning = check_explanation(gen.text, gen.truncated, problem.answer, cfg, tokenizer)
+            context = problem.verify_context()
+            verdict, reasoning = check_explanation(gen.text, gen.truncated, problem.answer, cfg, tokenizer, fmt, context)
             rec.try_reasons.append(verdict)
             rec.try_mean_logprobs.append(None)
             if verdict == VALID:
-                text = normalised_target(reasoning or "", problem.answer, fmt)
+                stated = answer_format(fmt).target_answer(answer_format(fmt).found_answer(gen.text, context) or "",
+                                                          problem.answer)
+                text = normalised_target(reasoning or "", stated, fmt)
                 candidates.append((i, j, p_ids, completion_ids_for(tokenizer, text), text))
         records.append(rec)
     if candidates:

@@ -20,6 +20,7 @@ cut into micro-batches (and DDP's gradient averaging over ranks is undone by the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
@@ -37,6 +38,7 @@ from ..core import distributed
 from ..core.logprobs import unwrap
 from ..core.sampling import Generation, Row, eos_ids, joint_compatible, joint_generate
 from ..data.tasks import Problem
+from ..verify.formats import answer_format
 from .explain import Explanation, explain, explanation_rows, group_tries, judge
 from .positives import Positives, expert_targets, groups_to_explain, split_for_accumulation, valid_targets
 from .schedules import beta_at
@@ -59,13 +61,12 @@ EXPO_FIELDS: dict[str, tuple[Any, str]] = {
     "sft_beta_min": (0.0, "Final weight for linear/cosine decay."),
     "positive_source": ("self_explanation", "self_explanation | expert_cot | none"),
     "explain_on": ("all", "all | unsolved (groups with no correct rollout)"),
-    "answer_format": ("hash", "hash (#### N) | boxed"),
+    "answer_format": ("hash", "the task's answer format spec: hash | boxed | choice | exact | countdown | program:m:f"),
 }
 CHOICES = {
     "positive_source": ("self_explanation", "expert_cot", "none"),
     "explain_on": ("all", "unsolved"),
     "sft_beta_schedule": ("constant", "linear", "cosine"),
-    "answer_format": ("hash", "boxed"),
 }
 
 
@@ -104,6 +105,7 @@ def build_config_class(parent: type) -> type:
                     raise ValueError(f"ExPGRPOConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}")
             if self.sft_beta < 0 or self.sft_beta_min < 0:
                 raise ValueError("sft_beta and sft_beta_min must be >= 0")
+            answer_format(self.answer_format)  # a ValueError naming the formats when the spec is none of them
 
     ExPGRPOConfig.__qualname__ = ExPGRPOConfig.__name__  # the Trainer pickles its args: find it at module level
     ExPGRPOConfig.__module__ = __name__
@@ -325,7 +327,7 @@ class ExPGRPOTrainer(GRPOTrainer):
     @staticmethod
     def _problem(row: dict[str, Any]) -> Problem:
         return Problem(str(row.get("problem_id", "")), row["question"], str(row["answer"]), row.get("solution") or None,
-                       row.get("level"))
+                       row.get("level"), None, json.loads(row["context"]) if row.get("context") else {})
 
     def _solved(self, groups: list[tuple[int, dict[str, Any]]]) -> list[bool]:
         """This batch's solved flag per group (all processes), as _calculate_rewards recorded them."""

@@ -10,20 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import PromptConfig
-
-INSTRUCTIONS = {
-    "hash": 'Solve the problem step by step. Write the final answer on the last line as "#### <answer>".',
-    "boxed": "Solve the problem step by step. Put the final answer in \\boxed{}.",
-}
+from ..verify.formats import answer_format
 
 
 def final_line(answer: str, fmt: str) -> str:
-    return f"#### {answer}" if fmt == "hash" else f"The final answer is $\\boxed{{{answer}}}$."
+    """The canonical last line of a training target stating `answer`, in the task's answer format `fmt`."""
+    return answer_format(fmt).final_line(answer)
 
 
 def user_text(question: str, fmt: str, prompts: PromptConfig, answer: str | None = None) -> str:
-    """The user turn of P(q), or of P_x(q, a*) when `answer` is given."""
-    instruction = INSTRUCTIONS[fmt]
+    """The user turn of P(q), or of P_x(q, a*) when `answer` is given; the instruction is the format's."""
+    instruction = answer_format(fmt).instruction
     if answer is None:
         return prompts.template.format(question=question, instruction=instruction)
     return prompts.hint_template.format(question=question, instruction=instruction, answer=answer)

@@ -1,12 +1,16 @@
-"""Tasks: a list of problems (question, gold answer, optional expert solution, level, type).
+"""Tasks: a list of problems (question, gold answer, optional expert solution, level, type, and the row's
+other columns that its answer format reads).
 
-Sources: the embedded `arithmetic` generator, GSM8K and MATH (from the hub or a local copy in the hub's
-own schema), and local jsonl / csv / parquet files with a column map. Rows whose gold answer cannot
-be parsed are skipped and counted by reason, never dropped silently.
+Sources: the embedded `arithmetic` and `countdown` generators, GSM8K and MATH (from the hub or a local copy in
+the hub's own schema), and local jsonl / csv / parquet files with a column map, graded in any answer format
+(verify/formats/). Rows whose gold answer the format cannot use are skipped and counted by reason, never dropped
+silently; when most rows are, the data and the format disagree and loading stops with the column and the
+formats that exist.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -16,6 +20,8 @@ from typing import Any
 from ..config import TaskConfig
 from ..verify.answers import gold_is_parseable, normalize
 from ..verify.extraction import boxed_answer
+from ..verify.formats import NAMES as FORMAT_NAMES
+from ..verify.formats import answer_format as format_of
 
 GSM8K_HUB = "openai/gsm8k"
 MATH_HUB = "DigitalLearningGmbH/MATH-lighteval"  # the MATH schema: problem, level "Level k", type, solution
@@ -36,12 +42,18 @@ class Problem:
     solution: str | None = None  # expert reasoning without the final answer line
     level: int | None = None
     type: str | None = None
+    # the row's other columns its answer format reads (options, aliases, numbers and target, a user check's inputs)
+    context: dict[str, Any] = field(default_factory=dict, hash=False)
+
+    def verify_context(self) -> dict[str, Any]:
+        """What a verifier sees of the row: its question and its other columns."""
+        return {"question": self.question, **self.context}
 
 
 @dataclass
 class TaskData:
     name: str
-    answer_format: str  # "boxed" | "hash"
+    answer_format: str  # the format's spec (verify/formats/): boxed, hash, choice, exact, countdown, program:m:f
     problems: list[Problem]
     skipped: Counter = field(default_factory=Counter)  # reason -> count
     skipped_examples: dict[str, list[str]] = field(default_factory=dict)  # reason -> first offending rows
@@ -61,16 +73,19 @@ class TaskData:
 
 
 def answer_format(cfg: TaskConfig) -> str:
+    """The spec of the task's answer format, the string every grader is built from (verify/formats/)."""
+    if cfg.answer_format == "program":
+        return f"program:{cfg.program}"
     if cfg.answer_format != "auto":
         return cfg.answer_format
-    return "boxed" if cfg.name in ("math", "local") else "hash"
+    return {"math": "boxed", "local": "boxed", "countdown": "countdown"}.get(cfg.name, "hash")
 
 
 def load_task(cfg: TaskConfig, split: str | None = None) -> TaskData:
     """Problems of `split` (default cfg.split), filtered by level/type and capped at max_samples."""
     split = split or cfg.split
-    if cfg.name == "arithmetic":
-        data = _arithmetic(cfg, split)
+    if cfg.name in GENERATED:
+        data = GENERATED[cfg.name](cfg, split)
     else:
         rows = _read_rows(cfg, split)
         data = TaskData(cfg.name, answer_format(cfg), [], rows=len(rows))
@@ -83,6 +98,7 @@ def load_task(cfg: TaskConfig, split: str | None = None) -> TaskData:
         convert = {"gsm8k": _gsm8k_row, "math": _math_row, "local": _local_row}[cfg.name]
         for i, row in enumerate(rows):
             _add(data, convert(row, i, cfg))
+        _check_agreement(data, cfg)
     usable = len(data.problems)
     data.problems = [p for p in data.problems if _selected(p, cfg)]
     if cfg.max_samples is not None:
@@ -90,7 +106,8 @@ def load_task(cfg: TaskConfig, split: str | None = None) -> TaskData:
     data.filtered = usable - len(data.problems)
     data.unknown_level = sum(p.level is None for p in data.problems) if cfg.name == "math" else 0
     if not data.problems:
-        raise TaskError(f"task {cfg.name!r} split {split!r} has no usable problems after filtering. {data.summary()}")
+        hint = _format_hint(data, cfg) if _refused(data) else ""
+        raise TaskError(f"task {cfg.name!r} split {split!r} has no usable problems after filtering. {data.summary()}{hint}")
     return data
 
 
@@ -111,21 +128,43 @@ def _add(data: TaskData, item: Problem | tuple[str, str]) -> None:
         data.problems.append(item)
 
 
-# ------------------------------------------------------------------------------------ arithmetic
+# ------------------------------------------------------------------------------------ generated tasks
+
+
+SPLIT_OFFSETS = {"train": 0, "test": 1_000_000, "validation": 2_000_000}  # generated tasks: disjoint indices
+
+
+def _generated_split(cfg: TaskConfig, split: str) -> int:
+    if split not in SPLIT_OFFSETS:
+        raise TaskError(f"task.split {split!r}: the {cfg.name} task has splits {', '.join(SPLIT_OFFSETS)}")
+    return SPLIT_OFFSETS[split]
+
+
+def _countdown(cfg: TaskConfig, split: str) -> TaskData:
+    from . import countdown
+
+    offset = _generated_split(cfg, split)
+    problems = [
+        Problem(p.id, countdown.question(p.numbers, p.target), p.expression, p.solution, p.level, "countdown",
+                {"numbers": list(p.numbers), "target": p.target})
+        for p in countdown.generate_problems(cfg.seed, cfg.levels or [1, 2, 3, 4, 5], cfg.num_problems, offset)
+    ]
+    return TaskData("countdown", answer_format(cfg), problems, rows=len(problems))
 
 
 def _arithmetic(cfg: TaskConfig, split: str) -> TaskData:
     from .arithmetic import generate_problems
 
-    offsets = {"train": 0, "test": 1_000_000, "validation": 2_000_000}
-    if split not in offsets:
-        raise TaskError(f"task.split {split!r}: the arithmetic task has splits {', '.join(offsets)}")
+    offset = _generated_split(cfg, split)
     levels = cfg.levels or [1, 2, 3, 4, 5]
     problems = [
         Problem(p.id, p.question, str(p.answer), p.solution, p.level, "arithmetic")
-        for p in generate_problems(cfg.seed, levels, cfg.num_problems, offset=offsets[split])
+        for p in generate_problems(cfg.seed, levels, cfg.num_problems, offset=offset)
     ]
     return TaskData("arithmetic", answer_format(cfg), problems, rows=len(problems))
+
+
+GENERATED = {"arithmetic": _arithmetic, "countdown": _countdown}
 
 
 # ------------------------------------------------------------------------------------ files and hub
@@ -256,20 +295,82 @@ def _math_row(row: dict[str, Any], i: int, cfg: TaskConfig) -> Problem | tuple[s
     return Problem(rid, _text(row["problem"]).strip(), gold, solution.strip(), _level_number(row.get("level")), kind)
 
 
+LOCAL_COLUMNS = ("question", "answer", "solution", "level", "type", "id")
+CONTEXT_COLUMNS = ("options", "labels", "aliases", "numbers", "target")  # read by the answer formats
+
+
 def _local_row(row: dict[str, Any], i: int, cfg: TaskConfig) -> Problem | tuple[str, str]:
-    columns = {"question": "question", "answer": "answer", "solution": "solution", "level": "level", "type": "type"}
+    columns = {name: name for name in (*LOCAL_COLUMNS, *CONTEXT_COLUMNS)}
     unknown = set(cfg.columns) - set(columns)
     if unknown:
         raise TaskError(f"task.columns: unknown key(s) {sorted(unknown)}; map any of {sorted(columns)} to your columns")
     columns.update(cfg.columns)
     _require(row, [columns["question"], columns["answer"]], f"task.path (task.columns maps question/answer to {columns['question']!r}/{columns['answer']!r})")
-    rid = _text(row.get("id")) or f"local-{i}"
-    raw = _text(row[columns["answer"]])
-    boxed = boxed_answer(raw)
-    gold = boxed[1] if boxed else (raw.rsplit("####", 1)[1] if "####" in raw else raw)
-    gold = gold.strip()
-    if not gold_is_parseable(gold):
-        return ("unparseable gold answer", rid)
+    rid = _text(row.get(columns["id"])) or f"local-{i}"
+    context = _row_context(row, columns)
+    answer = row[columns["answer"]]
+    if isinstance(answer, dict) and "value" in answer:  # TriviaQA: answer {value, aliases, normalized_value, ...}
+        context.setdefault("aliases", list(answer.get("aliases") or []))
+        answer = answer["value"]
+    fmt = format_of(answer_format(cfg))
+    gold = fmt.gold_answer(_text(answer), {"question": _text(row[columns["question"]]), **context})
+    if gold is None:
+        return ("unparseable gold answer" if fmt.name in ("boxed", "hash") else f"gold answer not usable as {fmt.name}", rid)
     solution = row.get(columns["solution"])
     level = _level_number(row.get(columns["level"])) if columns["level"] in row else None
-    return Problem(rid, _text(row[columns["question"]]).strip(), gold, _text(solution).strip() or None, level, row.get(columns["type"]))
+    return Problem(rid, _text(row[columns["question"]]).strip(), gold, _text(solution).strip() or None, level,
+                   row.get(columns["type"]), context)
+
+
+def _listed(value: Any, column: str) -> list[Any]:
+    """A list column as files write it: a list, a JSON list in a csv cell, or ARC's {"text": [...], "label": [...]}."""
+    if isinstance(value, str) and value.strip().startswith("["):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise TaskError(f"column {column!r}: {value[:60]!r} is not a JSON list") from None
+    if isinstance(value, dict) and "text" in value:
+        return list(value["text"])
+    if isinstance(value, list | tuple):
+        return list(value)
+    raise TaskError(f"column {column!r} holds {type(value).__name__} {str(value)[:60]!r}; expected a list "
+                    f"(a JSON list in a csv cell)")
+
+
+def _row_context(row: dict[str, Any], columns: dict[str, str]) -> dict[str, Any]:
+    """The row's columns beside question/answer/solution/level/type/id, under their format names (options,
+    labels, aliases, numbers, target) when mapped; the rest as they are (a `program` check reads them)."""
+    own = {columns[name] for name in LOCAL_COLUMNS}
+    named = {columns[name]: name for name in CONTEXT_COLUMNS}
+    context = {named.get(key, key): value for key, value in row.items() if key not in own}
+    for name in ("options", "labels", "aliases", "numbers"):
+        if name in context and context[name] is not None:
+            raw = context[name]
+            context[name] = _listed(raw, columns[name])
+            if name == "options" and isinstance(raw, dict) and "label" in raw and "labels" not in context:
+                context["labels"] = [str(x) for x in raw["label"]]  # ARC: choices {text, label}
+    if "options" in context and "labels" not in context:  # AQuA writes options as "A)21", "B)21.5", ...
+        split = [re.match(r"^\(?([A-Z])[).]\s*(.*)$", str(o).strip()) for o in context["options"]]
+        if split and all(split):
+            context["labels"], context["options"] = [m.group(1) for m in split], [m.group(2) for m in split]
+    return context
+
+
+def _refused(data: TaskData) -> int:
+    return sum(n for reason, n in data.skipped.items() if reason.startswith(("gold answer not usable", "unparseable gold")))
+
+
+def _format_hint(data: TaskData, cfg: TaskConfig) -> str:
+    """Why the data and the answer format disagree: the column, an example row and the formats there are."""
+    column = cfg.columns.get("answer", "answer")
+    examples = ", ".join(next((v for r, v in data.skipped_examples.items() if "gold" in r), []))
+    return (f" {_refused(data)} of {data.rows} rows have a gold answer (column {column!r}; e.g. rows {examples}) that "
+            f"task.answer_format {answer_format(cfg)!r} cannot use: pick the format of your answers - one of "
+            f"{', '.join(FORMAT_NAMES)} - or map the right column with task.columns.answer (choice needs labels "
+            f"A, B, ... or option indices and reads an options column; countdown reads numbers and target).")
+
+
+def _check_agreement(data: TaskData, cfg: TaskConfig) -> None:
+    """Most rows refused by the format: the data is not in that format. Say which column and which formats exist."""
+    if data.problems and data.rows and _refused(data) * 2 > data.rows:
+        raise TaskError(f"task {cfg.name!r}: the data and the answer format disagree." + _format_hint(data, cfg))

@@ -16,7 +16,7 @@ from ..core.sampling import MAX_ROWS, Row, decode
 from ..data.prompts import standard_prompt
 from ..data.tasks import Problem
 from ..stats import mean_interval
-from ..verify.answers import are_correct
+from ..verify.formats import answer_format
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -86,7 +86,9 @@ def evaluate(model: Any, tokenizer: Any, problems: list[Problem], fmt: str, e: E
             ids = tuple(tokenizer(standard_prompt(tokenizer, p.question, fmt, prompts), add_special_tokens=False)["input_ids"])
             rows += [Row(ids, e.temperature, e.max_new_tokens)] * e.n + [Row(ids, 0.0, e.max_new_tokens)]
         samples = decode(model, tokenizer, rows)
-        verdicts = are_correct([g.text for g in samples], [p.answer for p in chunk for _ in range(e.n + 1)])
+        rows = [p for p in chunk for _ in range(e.n + 1)]
+        verdicts = answer_format(fmt).are_correct([g.text for g in samples], [p.answer for p in rows],
+                                                  [p.verify_context() for p in rows], [p.id for p in rows])
         for k, p in enumerate(chunk):
             mine = verdicts[k * (e.n + 1) : (k + 1) * (e.n + 1)]
             results.append(QuestionResult(p.id, p.level, p.type, e.n, sum(mine[: e.n]), mine[e.n]))

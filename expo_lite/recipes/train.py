@@ -10,6 +10,7 @@ The three algorithms differ only in where the positive sample comes from:
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,6 +38,7 @@ def build_prompt_dataset(problems: list, fmt: str, prompts: PromptConfig, max_pr
             "prompt": system + [{"role": "user", "content": user_text(p.question, fmt, prompts)}],
             "answer": p.answer, "question": p.question, "problem_id": p.id,
             "solution": p.solution or "", "level": p.level if p.level is not None else -1,
+            "context": json.dumps(p.context),  # what the answer format reads of the row (options, numbers, ...)
         })
     if not rows:
         raise ValueError(f"every prompt is longer than train.max_prompt_length={max_prompt_length} tokens")
@@ -178,7 +180,7 @@ def _run_grpo(cfg, run, model, tokenizer, task, console, dashboard, resume: bool
     from ..io import append_jsonl
     from ..models.precision import model_dtype
     from ..run.callbacks import MetricsLogger, StopOnNonFiniteLoss
-    from ..verify.answers import correctness_reward
+    from ..verify.formats.reward import correctness_reward_for
 
     dataset, too_long = build_prompt_dataset(task.problems, answer_format(cfg.task), cfg.prompt, cfg.train.max_prompt_length,
                                              tokenizer)
@@ -195,7 +197,7 @@ def _run_grpo(cfg, run, model, tokenizer, task, console, dashboard, resume: bool
 
     trainer = ExPGRPOTrainer(
         model=model,
-        reward_funcs=[correctness_reward],
+        reward_funcs=[correctness_reward_for(answer_format(cfg.task))],
         args=grpo_args(cfg, run, model_dtype(model)),
         train_dataset=dataset,
         processing_class=tokenizer,

@@ -13,15 +13,17 @@ from typing import Any
 
 from ..config import ExpoConfig, ModelConfig, PromptConfig
 from ..data.tasks import TaskData, load_task
-from ..verify.extraction import GRADING
+from ..verify.formats import Item, answer_format
+from ..verify.formats.program import Program
 
 
 def describe(cfg: ExpoConfig, split: str | None = None) -> dict[str, Any]:
     """Facts about the task split as training would load it (raises TaskError when nothing is usable)."""
     task = load_task(cfg.task, split)
+    fmt = answer_format(task.answer_format)
     return {
         "task": cfg.task.name,
-        "source": cfg.task.path or ("embedded generator" if cfg.task.name == "arithmetic" else "hub"),
+        "source": cfg.task.path or ("embedded generator" if cfg.task.name in ("arithmetic", "countdown") else "hub"),
         "split": split or cfg.task.split,
         "rows": task.rows,
         "usable": len(task.problems) + task.filtered,
@@ -34,10 +36,21 @@ def describe(cfg: ExpoConfig, split: str | None = None) -> dict[str, Any]:
         "by_level": _counts(p.level for p in task.problems),
         "by_type": _counts(p.type for p in task.problems),
         "answer_format": task.answer_format,
-        "grading": GRADING,
+        "grading": fmt.grading,
+        "self_check": _self_check(fmt, task) if isinstance(fmt, Program) else None,
         "with_solution": sum(bool(p.solution) for p in task.problems),
         "sample": _sample(cfg.model, cfg.prompt, task),
     }
+
+
+def _self_check(fmt: Program, task: TaskData) -> dict[str, Any]:
+    """A user's check run on every row's own gold answer, which it should call right: rows it does not, and
+    the calls that gave no verdict (raised, timed out, not True/False), before any training depends on it."""
+    before = sum(fmt.failures.values())
+    verdicts = fmt.judge_counting([Item(p.answer, p.answer, p.verify_context(), p.id) for p in task.problems])
+    wrong = [p.id for p, v in zip(task.problems, verdicts, strict=True) if not v]
+    return {"rows": len(task.problems), "gold_judged_wrong": len(wrong), "examples": wrong[:3],
+            "no_verdict": sum(fmt.failures.values()) - before, "errors": fmt.failure_examples[:3]}
 
 
 def _counts(values: Any) -> dict[str, int]:
@@ -82,6 +95,13 @@ def render(info: dict[str, Any], console: Any) -> None:
                   + (f" | {info['unknown_level']} with unknown level" if info["unknown_level"] else ""))
     console.print(f"answer format: {info['answer_format']} (what the prompt asks for); graded by {info['grading']}")
     console.print(f"expert solutions (for the SFT-GT-CoT / expert-CoT baselines): {info['with_solution']} of {info['selected']}")
+    check = info.get("self_check")
+    if check:
+        style = "green" if not check["gold_judged_wrong"] else "red"
+        console.print(f"[{style}]your check on each row's own gold answer: {check['rows'] - check['gold_judged_wrong']} "
+                      f"of {check['rows']} right; no verdict {check['no_verdict']}[/{style}]"
+                      + (f" (e.g. {'; '.join(check['errors'])})" if check["errors"] else "")
+                      + (f"; judged wrong: {', '.join(check['examples'])}" if check["examples"] else ""))
     if info["skipped"]:
         table = Table(title="skipped rows")
         for col in ("reason", "rows", "examples"):

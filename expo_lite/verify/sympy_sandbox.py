@@ -1,4 +1,5 @@
 """math-verify under a hard deadline, in a child process: "never raises, never hangs", from any thread.
+The same child runs a user's own answer check (the `program` answer format) under the same deadline.
 
 Why a child process. sympy can spend unbounded time on hostile input (power towers, huge integers),
 much of it inside C big-integer arithmetic where no Python signal handler runs; and math-verify's own
@@ -52,8 +53,27 @@ class _SoftTimeout(BaseException):
     """BaseException so math-verify's `except Exception` handlers cannot swallow it."""
 
 
+_CHECKS: dict[str, Any] = {}  # "module:function" -> the user's check, imported once per child
+
+
+def _call(request: dict[str, Any]) -> bool:
+    """A user's check (formats/program.py): True or False, else an exception that says what came back."""
+    import importlib
+
+    target = request["target"]
+    if target not in _CHECKS:
+        module, _, name = target.partition(":")
+        _CHECKS[target] = getattr(importlib.import_module(module), name)
+    result = _CHECKS[target](request["answer"], request["gold"], request["row"])
+    if type(result).__name__ in ("bool", "bool_"):  # numpy's bool too
+        return bool(result)
+    raise TypeError(f"returned {type(result).__name__} {result!r:.60}, not True or False")
+
+
 def _evaluate(request: dict[str, Any], timeout: int | None = None) -> bool:
     """math-verify on one request; gold is parsed first (math-verify's comparison is not symmetric)."""
+    if request["op"] == "call":
+        return _call(request)
     from math_verify import parse, verify
 
     if request["op"] == "parse":
@@ -63,8 +83,9 @@ def _evaluate(request: dict[str, Any], timeout: int | None = None) -> bool:
     return bool(gold and pred and verify(gold, pred, timeout_seconds=timeout))
 
 
-def serve() -> None:
-    """The child's loop: one JSON request per stdin line, one `{"result": bool}` per stdout line."""
+def serve(warm: bool = True) -> None:
+    """The child's loop: one JSON request per stdin line, one `{"result": bool}` per stdout line (with an
+    "error" when a user's check gave no verdict)."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent owns Ctrl-C
@@ -80,22 +101,28 @@ def serve() -> None:
         raise _SoftTimeout
 
     signal.signal(signal.SIGALRM, on_timer)
-    for gold, pred in WARM_UP:  # sympy imports and caches lazily: pay that before any deadline runs
+    for gold, pred in WARM_UP if warm else ():  # sympy imports and caches lazily: pay that before any deadline
         _evaluate({"op": "match", "gold": gold, "pred": pred})
+    sys.path.insert(0, os.getcwd())  # a user's check is importable from the working directory, as in the parent
 
     out = sys.stdout
     out.write('{"ready": true}\n')
     out.flush()
     for line in sys.stdin:
-        result = False
+        result, error = False, None
         try:
             signal.setitimer(signal.ITIMER_REAL, SOFT_SECONDS)
             result = _evaluate(json.loads(line))
-        except BaseException:  # noqa: BLE001 - soft timeout, sympy errors, bad input: all mean False
-            result = False
+        except _SoftTimeout:
+            error = f"no verdict within {SOFT_SECONDS} s"
+        except BaseException as exc:  # noqa: BLE001 - sympy errors, a user's check, bad input: all mean False
+            error = f"{type(exc).__name__}: {exc}"[:300]
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
-        out.write('{"result": true}\n' if result else '{"result": false}\n')
+        if error is not None and '"op": "call"' in line:  # only a user's check reports why (math: False is a verdict)
+            out.write(json.dumps({"result": False, "error": error}) + "\n")
+        else:
+            out.write('{"result": true}\n' if result else '{"result": false}\n')
         out.flush()
 
 
@@ -113,15 +140,16 @@ class _ChildGone(Exception):
 class Sandbox:
     """A client of one child process. Thread-safe; a forked copy of this process starts its own child."""
 
-    def __init__(self, hard_seconds: float = HARD_SECONDS, start_seconds: float = START_SECONDS):
+    def __init__(self, hard_seconds: float = HARD_SECONDS, start_seconds: float = START_SECONDS, warm: bool = True):
         self.hard_seconds = hard_seconds
+        self.warm = warm  # compare the warm-up answers before reporting ready (math-verify's child)
         self.start_seconds = start_seconds
         self._lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
         self._owner = os.getpid()
         self._buffer = b""
         self._ready = False
-        self._cache: OrderedDict[str, bool] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[bool, str | None]] = OrderedDict()
         self._broken: str | None = None  # why the child cannot run here; then we verify in-process
         self.kills = 0  # children killed for missing a deadline (for tests and the benchmark)
 
@@ -135,16 +163,21 @@ class Sandbox:
 
     def run(self, requests: list[dict[str, Any]]) -> list[bool]:
         """Verdicts for `requests` in order. Never raises (but lets KeyboardInterrupt through)."""
+        return [verdict for verdict, _ in self.run_reporting(requests)]
+
+    def run_reporting(self, requests: list[dict[str, Any]]) -> list[tuple[bool, str | None]]:
+        """(verdict, why there was none) for `requests` in order: the error is None when the request was
+        answered, else what happened (a user's check raised, returned no True/False, or missed the deadline)."""
         keys = [json.dumps(r, sort_keys=True) for r in requests]
-        results: list[bool | None] = [self._cache.get(k) for k in keys]
+        results: list[tuple[bool, str | None] | None] = [self._cache.get(k) for k in keys]
         todo = [i for i, r in enumerate(results) if r is None]
         if todo:
             with self._lock:
                 fresh = self._run_locked([keys[i] for i in todo])
-            for i, verdict in zip(todo, fresh, strict=True):
-                results[i] = verdict
-                self._remember(keys[i], verdict)
-        return [bool(r) for r in results]
+            for i, answer in zip(todo, fresh, strict=True):
+                results[i] = answer
+                self._remember(keys[i], answer)
+        return [r for r in results if r is not None]
 
     def forget(self) -> None:
         """Drop remembered verdicts (benchmarks time the real work)."""
@@ -156,13 +189,13 @@ class Sandbox:
 
     # ---- internals
 
-    def _remember(self, key: str, verdict: bool) -> None:
-        self._cache[key] = verdict
+    def _remember(self, key: str, answer: tuple[bool, str | None]) -> None:
+        self._cache[key] = answer
         if len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
 
-    def _run_locked(self, lines: list[str]) -> list[bool]:
-        results = [False] * len(lines)
+    def _run_locked(self, lines: list[str]) -> list[tuple[bool, str | None]]:
+        results: list[tuple[bool, str | None]] = [(False, None)] * len(lines)
         start = 0
         failures_in_a_row = 0
         while start < len(lines):
@@ -171,13 +204,14 @@ class Sandbox:
                 if failures_in_a_row >= 3:
                     self._broken = "the verifier child process could not be started"
             if self._broken is not None:
-                return results[:start] + [_in_process(json.loads(line)) for line in lines[start:]]
+                return results[:start] + [_in_process(json.loads(line), self._broken) for line in lines[start:]]
             try:
                 start = self._pipeline(lines, results, start)
                 failures_in_a_row = 0
             except _ChildGone as gone:
                 # the request at the head of the line killed or outlived the child: its verdict stays False
                 self.kills += 1
+                results[gone.index] = (False, f"no verdict within {self.hard_seconds:g} s: stopped")
                 self._kill()
                 self._spawn()  # start importing now; the next request waits only for what is left
                 start = gone.index + 1
@@ -186,7 +220,7 @@ class Sandbox:
                 raise
         return results
 
-    def _pipeline(self, lines: list[str], results: list[bool], start: int) -> int:
+    def _pipeline(self, lines: list[str], results: list[tuple[bool, str | None]], start: int) -> int:
         """Send lines[start:] with at most WINDOW in flight, reading answers in order. Returns len(lines)
         or raises _ChildGone with the failed request at `start` (updated as answers arrive)."""
         assert self._proc is not None and self._proc.stdin is not None
@@ -203,8 +237,8 @@ class Sandbox:
                     self._proc.stdin.flush()
                 except OSError:  # BrokenPipeError: the child is gone
                     raise _ChildGone(done) from None
-            answer = self._read_line(self.hard_seconds, done)
-            results[done] = bool(json.loads(answer).get("result"))
+            answer = json.loads(self._read_line(self.hard_seconds, done))
+            results[done] = (bool(answer.get("result")), answer.get("error"))
             done += 1
         return done
 
@@ -228,7 +262,8 @@ class Sandbox:
 
     def _spawn(self) -> None:
         package_parent = str(Path(__file__).resolve().parents[1])
-        code = f"import sys; sys.path.insert(0, {package_parent!r}); from expo_lite.verify.sympy_sandbox import serve; serve()"
+        code = (f"import sys; sys.path.insert(0, {package_parent!r}); from expo_lite.verify.sympy_sandbox import serve; "
+                f"serve(warm={self.warm})")
         self._proc = subprocess.Popen(
             [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL, start_new_session=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
@@ -270,18 +305,18 @@ class Sandbox:
                 pass
 
 
-def _in_process(request: dict[str, Any]) -> bool:
-    """Last resort when no child can run here: math-verify in this process, with its signal timeout in the
-    main thread (no bound elsewhere). Warned about once, because the guarantee is weaker."""
+def _in_process(request: dict[str, Any], why: str | None) -> tuple[bool, str | None]:
+    """Last resort when no child can run here: math-verify (or a user's check) in this process, with
+    math-verify's signal timeout in the main thread (no bound elsewhere). Warned about once, because the
+    guarantee is weaker."""
     global _WARNED
     if not _WARNED:
         _WARNED = True
-        log.warning("expo-lite: the answer verifier runs in-process (%s); hostile answers may take long",
-                    SANDBOX._broken)
+        log.warning("expo-lite: the answer verifier runs in-process (%s); hostile answers may take long", why)
     try:
-        return _evaluate(request, 2 if threading.current_thread() is threading.main_thread() else None)
-    except Exception:  # noqa: BLE001
-        return False
+        return _evaluate(request, 2 if threading.current_thread() is threading.main_thread() else None), None
+    except Exception as exc:  # noqa: BLE001
+        return False, f"{type(exc).__name__}: {exc}"[:300] if request.get("op") == "call" else None
 
 
 _WARNED = False

@@ -112,6 +112,21 @@ def test_judge_selects_most_likely_valid_try_and_normalises_it(tiny_llama):
     assert second.try_reasons == ["truncated", "leak"] and second.reason == "leak"  # the try that got furthest
 
 
+def test_an_explanation_reaching_another_solution_is_valid_and_trained_on_with_its_own(tiny_llama):
+    """Countdown: the hint shows one solution; an explanation that reaches the target another valid way is judged
+    right, and its training target ends with its own expression, not the hint's (which its steps do not reach)."""
+    model, tok = load_tiny(tiny_llama)
+    problem = Problem("c1", "Using the numbers 2, 3, 5 and 7, write an expression that equals 54.", "(3 + 5) * 7 - 2",
+                      level=3, context={"numbers": [2, 3, 5, 7], "target": 54})
+    other = "Seven times eight is 56 and 8 is 5 + 3; minus 2 gives 54.\nThe final answer is $\\boxed{7 \\times (5 + 3) - 2}$."
+    wrong = "Seven times eight is 56, minus 2 gives 54.\nThe final answer is $\\boxed{7 \\times 8 - 2}$."
+    samples = [[Generation([], [], other, False), Generation([], [], wrong, False)]]
+    (record,) = judge(model, tok, [problem], samples, "countdown", ExplainConfig(min_reasoning_tokens=5, num_tries=2), PROMPTS)
+    assert record.valid and record.try_reasons == ["ok", "wrong_answer"]
+    assert record.text.endswith("The final answer is $\\boxed{7 * (5 + 3) - 2}$.") and "(3 + 5) * 7 - 2" not in record.text
+    assert user_text(problem.question, "countdown", PROMPTS).endswith("in \\boxed{}.")
+
+
 def test_summary_counts_and_nll_ratio():
     def rec(level, valid, reason, lp):
         return Explanation("i", "q", "1", level, valid, reason, mean_logprob=lp)

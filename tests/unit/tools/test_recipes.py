@@ -18,7 +18,7 @@ def test_every_recipe_is_listed_with_its_model_task_algorithm_and_purpose():
     out = run("recipes")
     assert out.exit_code == 0, out.output
     names = recipe_names()
-    assert {"demo", "qwen2.5-3b", "llama-3.2-3b", "dpo/qwen2.5-3b-math-online"} <= set(names) and len(names) == 26
+    assert {"demo", "qwen2.5-3b", "llama-3.2-3b", "dpo/qwen2.5-3b-math-online"} <= set(names) and len(names) == 27
     for name in names:
         line = next(x for x in out.output.splitlines() if x.split() and x.split()[0] == name)
         cfg = load_config(name)

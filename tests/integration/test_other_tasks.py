@@ -1,0 +1,97 @@
+"""Other tasks through the command line: the embedded countdown task trained with ExP-GRPO and offline ExP-DPO
+on the embedded model, `expo-lite data` on it, and a user's `program` check that raises, hangs and returns
+garbage on some rows - reported, and the commands go on."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+from typer.testing import CliRunner
+
+from expo_lite.cli import app
+from expo_lite.verify.formats import answer_format
+
+from helpers import write_jsonl
+
+runner = CliRunner()
+
+
+@pytest.mark.slow
+def test_exp_grpo_on_countdown_through_expo_lite_train(embedded_model, tmp_path):
+    result = runner.invoke(app, [
+        "train", "countdown", "--no-tui", "--set", f"train.output_dir={tmp_path}", "--set", "train.max_steps=2",
+        "--set", "train.max_completion_length=32", "--set", "train.per_device_train_batch_size=4",
+        "--set", "algo.num_generations=2", "--set", "explain.max_new_tokens=64", "--set", "explain.num_tries=1",
+    ])
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "countdown"
+    steps = [m for m in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if "expo/sft_beta" in m]
+    assert [m["step"] for m in steps] == [1, 2] and all("rewards/correctness/mean" in m for m in steps)
+    explanations = [json.loads(x) for x in (run / "explanations.jsonl").read_text().splitlines()]
+    assert explanations and all(e["problem_id"].startswith("countdown-") for e in explanations)
+    assert (run / "adapter" / "adapter_config.json").is_file()
+
+
+@pytest.mark.slow
+def test_offline_exp_dpo_on_countdown_through_expo_lite_train(embedded_model, tmp_path):
+    result = runner.invoke(app, [
+        "train", "countdown", "--no-tui", "--set", "algo.name=exp_dpo", "--set", "task.levels=[1]",
+        "--set", "task.num_problems=8", "--set", "algo.num_generations=2", "--set", "train.max_completion_length=48",
+        "--set", "explain.num_tries=4", "--set", "explain.max_new_tokens=128",
+        "--set", "train.per_device_train_batch_size=2", "--set", f"train.output_dir={tmp_path}",
+    ])
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "countdown"
+    pairs = [json.loads(x) for x in (run / "pairs_round0.jsonl").read_text().splitlines()]
+    fmt = answer_format("countdown")
+    assert pairs and all(p["chosen_source"] == "self_explanation" for p in pairs)
+    for p in pairs:  # the chosen side reaches the target with the row's numbers; the rejected one does not
+        numbers = [int(n) for n in p["question"].split("numbers ")[1].split(", write")[0].replace(" and", ",").split(", ")]
+        target = int(p["question"].split("equals ")[1].split(".")[0])
+        row = {"numbers": numbers, "target": target}
+        assert fmt.are_correct([p["chosen"], p["rejected"]], [p["answer"]] * 2, [row, row]) == [True, False]
+    assert (run / "adapter" / "adapter_config.json").is_file()
+
+
+def test_expo_lite_data_describes_the_countdown_task():
+    result = runner.invoke(app, ["data", "--set", "task.name=countdown", "--set", "task.num_problems=3"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "task countdown" in text and "embedded generator" in text and "answer format: countdown" in text
+    assert "any such expression is right" in text and "rows read 15" in text
+
+
+CHECK = '''
+def by_mode(answer, gold, row):
+    if row["mode"] == "raise":
+        raise RuntimeError("cannot judge " + answer)
+    if row["mode"] == "hang":
+        while True:
+            pass
+    if row["mode"] == "garbage":
+        return "maybe"
+    return answer.strip() == gold.strip()
+'''
+
+
+def test_a_program_check_is_tried_on_every_gold_answer_before_training(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "task_checks.py").write_text(textwrap.dedent(CHECK))
+    rows = [{"question": f"Q{i}?", "answer": f"a{i}", "mode": mode}
+            for i, mode in enumerate(["ok", "raise", "hang", "garbage", "ok"])]
+    write_jsonl(tmp_path / "train.jsonl", rows)
+    from expo_lite.verify.formats import program
+
+    program.CHECKS.close()  # a child in this working directory, where task_checks.py is
+    try:
+        result = runner.invoke(app, ["data", "--set", "task.name=local", "--set", f"task.path={tmp_path / 'train.jsonl'}",
+                                     "--set", "task.answer_format=program", "--set", "task.program=task_checks:by_mode"])
+    finally:
+        program.CHECKS.close()
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "your check on each row's own gold answer: 2 of 5 right; no verdict 3" in text
+    assert "local-1: RuntimeError: cannot judge a1" in text and "no verdict within" in text
+    assert "returned str 'maybe', not True or False" in text
