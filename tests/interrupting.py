@@ -36,10 +36,16 @@ def instrument(owner, name):
 if phase == "generation":
     import transformers.generation.utils as gen
     instrument(gen.GenerationMixin, "generate")
-elif phase == "reward":
-    import expo_lite.verify.answers as answers
-    instrument(answers, "correctness_reward")
-    answers.correctness_reward.__name__ = "correctness"
+elif phase == "reward":  # the GRPO reward the train recipe builds for its task's answer format
+    import types
+    import expo_lite.verify.formats.reward as reward
+    build = reward.correctness_reward_for
+    def instrumented_reward(spec):
+        holder = types.SimpleNamespace(fn=build(spec))
+        instrument(holder, "fn")
+        holder.fn.__name__ = "correctness"
+        return holder.fn
+    reward.correctness_reward_for = instrumented_reward
 elif phase == "backward":
     import accelerate
     instrument(accelerate.Accelerator, "backward")

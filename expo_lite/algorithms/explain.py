@@ -6,6 +6,12 @@ For each question we sample `num_tries` completions of P_x(q, a*) and check each
   no_answer     no final answer can be extracted
   wrong_answer  the final answer does not verify equal to a*
   leak          the text admits it was handed the answer ("the given answer", ...)
+  early_answer  the text announces the answer before reasoning to it ("The correct final answer is 16. To
+                solve it step by step...", "HINT: ..."): trained on under P(q), it would teach the model to
+                state an answer it could not know yet. What counts: a sentence before the first computation
+                (a `=`, or digits joined by an operator) that echoes the hint, or that states the right answer
+                in the format's way ahead of computations (or, in prose without any, in the first half); a
+                number that equals the answer inside a step is not a statement
   too_short     fewer than min_reasoning_tokens tokens of reasoning before the final answer
 
 Finding the answer, comparing it and the leak check are the task's answer format's (verify/formats/). The
@@ -21,6 +27,7 @@ reason of the try that passed the most checks.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -32,7 +39,7 @@ from ..data.tasks import Problem
 from ..verify.extraction import sentence_start
 from ..verify.formats import Context, Item, answer_format
 
-REASONS = ("truncated", "no_answer", "wrong_answer", "leak", "too_short")  # in the order they are checked
+REASONS = ("truncated", "no_answer", "wrong_answer", "leak", "early_answer", "too_short")  # in the order checked
 VALID = "ok"
 
 
@@ -71,10 +78,39 @@ def check_explanation(text: str, truncated: bool, gold: str, cfg: ExplainConfig,
         return "wrong_answer", None
     if form.leaks(text, cfg.leak_phrases):
         return "leak", None
+    if announces_answer(text[: sentence_start(text, found.start)], gold, fmt, context or {}):
+        return "early_answer", None
     reasoning = text[: sentence_start(text, found.start)].rstrip()  # the answer statement is rewritten later
     if len(tokenizer(reasoning, add_special_tokens=False)["input_ids"]) < cfg.min_reasoning_tokens:
         return "too_short", None
     return VALID, reasoning
+
+
+_SENTENCE_RE = re.compile(r"(?<=[.!?])\s+|\n+")
+_COMPUTATION_RE = re.compile(r"=|\d\s*[-+*/×÷x]\s*[\d($]|\\(?:frac|times|cdot|div)\b")
+_HINT_ECHO_RE = re.compile(r"^\W*hint\b|correct (?:final )?answer is", re.IGNORECASE)
+
+
+def announces_answer(before_final: str, gold: str, fmt: str, context: Context) -> bool:
+    """True when the text before the final answer statement announces the answer ahead of its reasoning: a
+    sentence echoes the hint's wording, or states the right answer (as the format finds answers) with no
+    computation before it and either computations after it (math: it was stated before being worked out) or,
+    in prose without computations, in the first half of the reasoning."""
+    form = answer_format(fmt)
+    offset = 0
+    for sentence in _SENTENCE_RE.split(before_final):
+        offset = before_final.find(sentence, offset)
+        computation, echo = _COMPUTATION_RE.search(sentence), _HINT_ECHO_RE.search(sentence)
+        if echo and (computation is None or echo.start() < computation.start()):
+            return True
+        stated = form.find(sentence, context)
+        if stated is not None and stated.text and not _COMPUTATION_RE.search(sentence[: stated.start]):
+            worked_out_later = bool(_COMPUTATION_RE.search(before_final[offset + stated.start :]))
+            if (worked_out_later or offset < len(before_final) / 2) and form.judge_many([Item(stated.text, gold, context)])[0]:
+                return True
+        if computation:
+            return False  # reasoning has begun: later statements are conclusions, not announcements
+    return False
 
 
 def normalised_target(reasoning: str, gold: str, fmt: str) -> str:

@@ -48,6 +48,49 @@ def test_each_validity_check_triggers_its_reason(tokenizer, text, truncated, exp
     assert (reasoning is not None) == (expected == "ok")
 
 
+EARLY = [  # (explanation of a hinted GSM8K question with gold 18, announces the answer first?) - real styles
+    ("The correct final answer is 18. To solve it step by step, Janet's ducks lay 16 eggs and she uses 3 + 4 = 7, "
+     "so 16 - 7 = 9 eggs are sold at $2 each: 9 * 2 = 18.\n#### 18", True),
+    ("The answer is 18. To solve the problem, follow these steps: 16 - 3 - 4 = 9 eggs, 9 * 2 = 18 dollars.\n#### 18", True),
+    ("HINT: The correct final answer is 18.\n\nJanet has 16 - 3 - 4 = 9 eggs left, and 9 * 2 = 18.\n#### 18", True),
+    ("Sure! The answer is $18. Janet keeps 3 + 4 = 7 eggs, sells 16 - 7 = 9, and 9 * 2 = 18.\n#### 18", True),
+    ("To solve this, we find how much Janet makes. The final answer is 18 dollars. First, 16 - 7 = 9 eggs; "
+     "9 * 2 = 18.\n#### 18", True),
+    ("Janet's ducks lay 16 eggs per day. She eats 3 and bakes with 4, so 16 - 3 - 4 = 9 eggs remain. "
+     "At $2 each she makes 9 * 2 = 18 dollars. The answer is 18.\n#### 18", False),
+    ("First, 9 * 2 = 18 is what 9 eggs at $2 bring, after 16 - 3 - 4 = 9 eggs are left.\n#### 18", False),
+    ("Half of 36 is 18, and 18 is the number of eggs... no: 16 - 3 - 4 = 9 eggs, 9 * 2 = 18 dollars.\n#### 18", False),
+    ("The answer to the first part is 9 eggs: 16 - 3 - 4 = 9. Then 9 * 2 = 18 dollars.\nThe answer is 18.", False),
+    ("The answer is 9? No. We compute 16 - 3 - 4 = 9 and 9 * 2 = 18 dollars.\n#### 18", False),  # a wrong guess
+    ("Janet keeps 3 + 4 = 7 eggs and sells 9, so the correct answer is 9 * 2 = 18 dollars.\n#### 18", False),
+]
+
+
+@pytest.mark.parametrize(("text", "early"), EARLY)
+def test_an_explanation_that_announces_the_answer_first_is_no_positive(tokenizer, text, early):
+    verdict, reasoning = check_explanation(text, False, "18", CFG, tokenizer, "hash")
+    assert verdict == ("early_answer" if early else "ok"), text
+    assert (reasoning is not None) == (not early)
+
+
+@pytest.mark.parametrize(("text", "fmt", "gold", "context", "early"), [
+    ("The final answer is $\\boxed{\\frac{3}{4}}$. Here is why: $\\frac{1}{2} + \\frac{1}{4} = \\frac{3}{4}$.\n"
+     "The final answer is $\\boxed{\\frac{3}{4}}$.", "boxed", "\\frac{3}{4}", {}, True),
+    ("We add $\\frac{1}{2} + \\frac{1}{4} = \\frac{3}{4}$ over a common denominator of 4.\n"
+     "The final answer is $\\boxed{\\frac{3}{4}}$.", "boxed", "\\frac{3}{4}", {}, False),
+    ("The answer is (B). Venus has a thick atmosphere that traps heat, more than any other planet.\n"
+     "The answer is (B).", "choice", "B", {"options": ["Mercury", "Venus"]}, True),
+    ("Mercury is closest to the Sun, but option B, Venus, keeps its heat under a thick atmosphere.\n"
+     "The answer is (B).", "choice", "B", {"options": ["Mercury", "Venus"]}, False),
+    ("Mercury is closest to the Sun. Venus, though farther, keeps its heat under a thick carbon dioxide atmosphere "
+     "that traps it. Therefore the answer is (B). Checking: Mercury loses its heat at night.\nThe answer is (B).",
+     "choice", "B", {"options": ["Mercury", "Venus"]}, False),  # a conclusion late in the reasoning
+])
+def test_announcing_first_in_other_formats(tokenizer, text, fmt, gold, context, early):
+    verdict, _ = check_explanation(text, False, gold, CFG, tokenizer, fmt, context)
+    assert verdict == ("early_answer" if early else "ok")
+
+
 def test_hint_prompt_differs_from_standard_prompt_only_by_the_hint():
     plain = user_text("What is 3 + 4?", "hash", PROMPTS)
     hinted = user_text("What is 3 + 4?", "hash", PROMPTS, answer="7")
