@@ -70,7 +70,7 @@ class TaskConfig(_Section):
                             "and local, hash for gsm8k and arithmetic, countdown for countdown.")
     program: str | None = Field(None, description="module:function, the check of answer_format: program.")
     max_samples: int | None = Field(None, gt=0)
-    num_problems: int = Field(200, gt=0, description="Problems generated per level by the arithmetic task.")
+    num_problems: int = Field(200, gt=0, description="Problems generated per level by the arithmetic and countdown tasks.")
     seed: int = 0
 
     @model_validator(mode="after")
