@@ -78,9 +78,10 @@ def check_explanation(text: str, truncated: bool, gold: str, cfg: ExplainConfig,
         return "wrong_answer", None
     if form.leaks(text, cfg.leak_phrases):
         return "leak", None
-    if announces_answer(text[: sentence_start(text, found.start)], gold, fmt, context or {}):
+    before = text[: sentence_start(text, found.start)]  # the answer statement is rewritten later
+    if announces_answer(before, gold, fmt, context or {}):
         return "early_answer", None
-    reasoning = text[: sentence_start(text, found.start)].rstrip()  # the answer statement is rewritten later
+    reasoning = before.rstrip()
     if len(tokenizer(reasoning, add_special_tokens=False)["input_ids"]) < cfg.min_reasoning_tokens:
         return "too_short", None
     return VALID, reasoning

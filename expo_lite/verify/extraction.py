@@ -61,7 +61,7 @@ _BOX_RE = re.compile(r"\\(?:boxed|fbox)\b\s*")
 _JOINER_RE = re.compile(r"^[\s$,]*(?:(?:,?\s*and|,?\s*or|,)[\s$]*)?(?:[A-Za-z]\s*=\s*)?$")
 
 
-def _boxes(text: str) -> list[tuple[int, int, str]]:
+def boxes(text: str) -> list[tuple[int, int, str]]:
     """(start, end, content) of every \\boxed{...} / \\fbox{...} / \\boxed X, in order of appearance."""
     found = []
     for m in _BOX_RE.finditer(text):
@@ -87,20 +87,20 @@ def _boxes(text: str) -> list[tuple[int, int, str]]:
 
 def last_boxed(text: str) -> str | None:
     """Content of the last box (alone, never joined): how MATH solutions are read by most tools."""
-    boxes = _boxes(text)
-    return boxes[-1][2] if boxes else None
+    found = boxes(text)
+    return found[-1][2] if found else None
 
 
 def boxed_answer(text: str) -> tuple[int, str] | None:
     """(start, answer) of the last box, joined with the boxes right before it that form one answer."""
-    boxes = _boxes(text)
-    if not boxes:
+    found = boxes(text)
+    if not found:
         return None
-    k = len(boxes) - 1
-    while k > 0 and _JOINER_RE.match(text[boxes[k - 1][1] : boxes[k][0]]):
+    k = len(found) - 1
+    while k > 0 and _JOINER_RE.match(text[found[k - 1][1] : found[k][0]]):
         k -= 1
-    contents = [b[2] for b in boxes[k:] if b[2]]
-    return (boxes[k][0], ", ".join(contents)) if contents else None
+    contents = [b[2] for b in found[k:] if b[2]]
+    return (found[k][0], ", ".join(contents)) if contents else None
 
 
 # ------------------------------------------------------------------------------------ #### N

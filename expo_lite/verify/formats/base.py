@@ -17,11 +17,13 @@ its training target instead of replacing it with the gold one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 Context = Mapping[str, Any]
+HASH_LINE_RE = re.compile(r"^#### *(.+)$", re.MULTILINE)  # a `#### X` line, as the non-math formats read it whole
 
 
 @dataclass(frozen=True)

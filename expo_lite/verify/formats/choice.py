@@ -23,10 +23,9 @@ import re
 import string
 from collections.abc import Sequence
 
-from .base import AnswerFormat, Context, Found, Item
+from .base import HASH_LINE_RE, AnswerFormat, Context, Found, Item
 
 _BOXED_RE = re.compile(r"\\boxed\s*\{\s*(?:\\text\{)?\s*\(?\s*([^{}()\s]+?)\s*\)?\s*\}?\s*\}")
-_HASH_RE = re.compile(r"^#### *(.+)$", re.MULTILINE)
 _SENTENCE_RE = re.compile(
     r"(?:(?:final|correct|right|best)\s+)?(?:answer|option|choice)\s*(?:is|:)\s*(?:option\s+|choice\s+)?(.+)",
     re.IGNORECASE)
@@ -83,7 +82,7 @@ class Choice(AnswerFormat):
             label = self._label(m.group(1), context)
             if label:
                 return Found(m.start(), label)
-        for m in reversed(list(_HASH_RE.finditer(text))):
+        for m in reversed(list(HASH_LINE_RE.finditer(text))):
             label = self._label(m.group(1), context)
             if label:
                 return Found(m.start(), label)

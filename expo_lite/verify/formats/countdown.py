@@ -21,26 +21,13 @@ from collections import Counter
 from collections.abc import Sequence
 from fractions import Fraction
 
-from .base import AnswerFormat, Context, Found, Item
+from ..extraction import boxes
+from .base import HASH_LINE_RE, AnswerFormat, Context, Found, Item
 
-_BOXED_RE = re.compile(r"\\boxed\s*\{")
-_HASH_RE = re.compile(r"^#### *(.+)$", re.MULTILINE)
 _ANSWER_RE = re.compile(r"\banswer\s*(?:is|:)\s*:?", re.IGNORECASE)
 _FRAC_RE = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
 _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
 MAX_EXPRESSION_CHARS = 200
-
-
-def _boxed_contents(text: str) -> list[tuple[int, str]]:
-    out = []
-    for m in _BOXED_RE.finditer(text):
-        depth, i = 1, m.end()
-        while i < len(text) and depth:
-            depth += {"{": 1, "}": -1}.get(text[i], 0)
-            i += 1
-        if depth == 0:
-            out.append((m.start(), text[m.end() : i - 1]))
-    return out
 
 
 def plain_expression(text: str) -> str:
@@ -103,10 +90,10 @@ class Countdown(AnswerFormat):
         return gold if reaches(gold, context["numbers"], int(context["target"])) else None
 
     def find(self, text: str, context: Context) -> Found | None:
-        boxes = _boxed_contents(text)
-        if boxes and plain_expression(boxes[-1][1]):
-            return Found(boxes[-1][0], plain_expression(boxes[-1][1]))
-        line = _HASH_RE.search(text)
+        boxed = boxes(text)
+        if boxed and plain_expression(boxed[-1][2]):
+            return Found(boxed[-1][0], plain_expression(boxed[-1][2]))
+        line = HASH_LINE_RE.search(text)
         if line and plain_expression(line.group(1)):
             return Found(line.start(), plain_expression(line.group(1)))
         for m in reversed(list(_ANSWER_RE.finditer(text))):

@@ -15,10 +15,9 @@ import re
 import string
 from collections.abc import Sequence
 
-from .base import AnswerFormat, Context, Found, Item
+from ..extraction import boxes
+from .base import HASH_LINE_RE, AnswerFormat, Context, Found, Item
 
-_BOXED_RE = re.compile(r"\\boxed\s*\{((?:[^{}]|\{[^{}]*\})*)\}")
-_HASH_RE = re.compile(r"^#### *(.+)$", re.MULTILINE)
 _FINAL_RE = re.compile(r"final\s+answer\s*(?:is|:)\s*:?", re.IGNORECASE)
 _ANSWER_RE = re.compile(r"\banswer\s*(?:is|:)\s*:?", re.IGNORECASE)
 _END_RE = re.compile(r"[.!?](?=\s|$)|\n")
@@ -55,10 +54,10 @@ class Exact(AnswerFormat):
         return gold if normalise(gold) else None
 
     def find(self, text: str, context: Context) -> Found | None:
-        boxes = list(_BOXED_RE.finditer(text))
-        if boxes and _clause(boxes[-1].group(1)):
-            return Found(boxes[-1].start(), _clause(boxes[-1].group(1)))
-        line = _HASH_RE.search(text)
+        boxed = boxes(text)
+        if boxed and _clause(boxed[-1][2]):
+            return Found(boxed[-1][0], _clause(boxed[-1][2]))
+        line = HASH_LINE_RE.search(text)
         if line and _clause(line.group(1)):
             return Found(line.start(), _clause(line.group(1)))
         for marker in (_FINAL_RE, _ANSWER_RE):

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..sympy_sandbox import Sandbox
-from .base import Context, Found, Item
+from .base import Context, Item
 from .exact import Exact
 
 FAILURES_IN_A_ROW_LIMIT = 20
@@ -73,9 +73,6 @@ class Program(Exact):
     def gold_answer(self, raw: str, context: Context) -> str | None:
         gold = raw.strip()
         return gold or None
-
-    def find(self, text: str, context: Context) -> Found | None:
-        return super().find(text, context)
 
     def judge_many(self, items: Sequence[Item]) -> list[bool]:
         """Verdicts, failures counted and logged; raises ProgramCheckError past FAILURES_IN_A_ROW_LIMIT."""
