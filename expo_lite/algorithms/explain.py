@@ -12,6 +12,9 @@ For each question we sample `num_tries` completions of P_x(q, a*) and check each
                 (a `=`, or digits joined by an operator) that echoes the hint, or that states the right answer
                 in the format's way ahead of computations (or, in prose without any, in the first half); a
                 number that equals the answer inside a step is not a statement
+  no_reasoning  in a format whose reasoning computes (math, GSM8K, countdown: `shows_work`), no computation
+                at all before the final answer ("1. What is the problem? 2. How to solve it yourself. 3. The
+                answer is 448000."): the answer verifies, but nothing leads to it
   too_short     fewer than min_reasoning_tokens tokens of reasoning before the final answer
 
 Finding the answer, comparing it and the leak check are the task's answer format's (verify/formats/). The
@@ -39,7 +42,8 @@ from ..data.tasks import Problem
 from ..verify.extraction import sentence_start
 from ..verify.formats import Context, Item, answer_format
 
-REASONS = ("truncated", "no_answer", "wrong_answer", "leak", "early_answer", "too_short")  # in the order checked
+# in the order checked
+REASONS = ("truncated", "no_answer", "wrong_answer", "leak", "early_answer", "no_reasoning", "too_short")
 VALID = "ok"
 
 
@@ -81,6 +85,8 @@ def check_explanation(text: str, truncated: bool, gold: str, cfg: ExplainConfig,
     before = text[: sentence_start(text, found.start)]  # the answer statement is rewritten later
     if announces_answer(before, gold, fmt, context or {}):
         return "early_answer", None
+    if form.shows_work and not _COMPUTATION_RE.search(before):
+        return "no_reasoning", None  # e.g. "1. What is the problem? 2. How to solve it. The answer is 448000."
     reasoning = before.rstrip()
     if len(tokenizer(reasoning, add_special_tokens=False)["input_ids"]) < cfg.min_reasoning_tokens:
         return "too_short", None

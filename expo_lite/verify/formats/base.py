@@ -50,6 +50,9 @@ class AnswerFormat:
     instruction: ClassVar[str] = ""  # what P(q) asks the model to do and how to state the answer
     grading: ClassVar[str] = ""  # one sentence for `expo-lite data` and the README
     several_answers: ClassVar[bool] = False  # True: a target keeps the verified answer of its own reasoning
+    # True: reasoning toward this format's answer computes something (`=`, an operator between numbers, \frac),
+    # so an explanation without one is refused as no_reasoning; prose formats (choice, exact) reason in words
+    shows_work: ClassVar[bool] = False
 
     def gold_answer(self, raw: str, context: Context) -> str | None:
         """The gold answer as it will be compared, or None when the row cannot be graded (skipped, counted)."""

@@ -77,6 +77,7 @@ def reaches(expr: str, numbers: Sequence[int], target: int) -> bool:
 class Countdown(AnswerFormat):
     name = "countdown"
     several_answers = True
+    shows_work = True
     instruction = ("Reason step by step, then write the final expression, using each given number exactly once, "
                    "in \\boxed{}.")
     grading = ("the last \\boxed{} expression (else a `#### ...` line or \"the answer is ...\"), right when it uses "

@@ -32,6 +32,7 @@ def listed_gold(gold: str, context: Context) -> str:
 
 class _MathFormat(AnswerFormat):
     grading = GRADING
+    shows_work = True
 
     def gold_answer(self, raw: str, context: Context) -> str | None:
         """A local row's answer column: its last box, else what follows `####`, else the text itself."""

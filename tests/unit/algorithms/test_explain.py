@@ -38,14 +38,37 @@ def tokenizer():
         ("3 + 4 = 8 because we add the two counts together.\n#### 8", False, "wrong_answer"),
         ("Using the given answer, 3 + 4 = 7 once the counts are added.\n#### 7", False, "leak"),
         ("As provided, 3 + 4 = 7 once the counts are added.\n#### 7", False, "leak"),
-        ("#### 7", False, "too_short"),
-        ("7.\n#### 7", False, "too_short"),
+        ("#### 7", False, "no_reasoning"),
+        ("7.\n#### 7", False, "no_reasoning"),
+        ("4=7\n#### 7", False, "too_short"),
     ],
 )
 def test_each_validity_check_triggers_its_reason(tokenizer, text, truncated, expected):
     verdict, reasoning = check_explanation(text, truncated, "7", CFG, tokenizer)
     assert verdict == expected
     assert (reasoning is not None) == (expected == "ok")
+
+
+@pytest.mark.parametrize(("text", "fmt", "gold", "context", "expected"), [
+    # real GSM8K-style outputs of the embedded model: the answer verifies, but nothing computes it
+    ("1. What is the problem?\n2. How to solve it yourself.\n3. A more precise answer is: The answer is 448000.",
+     "hash", "448000", {}, "no_reasoning"),
+    ("Let's think about it step by step and check the question carefully before we write the result.\n#### 72",
+     "hash", "72", {}, "no_reasoning"),
+    ("Natalia sold 48/2 = 24 clips in May, so she sold 48 + 24 clips in April and May together.\n#### 72",
+     "hash", "72", {}, "ok"),
+    ("In May she sold half of 48, that is 24 more clips, and 48 + 24 makes the total.\n#### 72", "hash", "72", {}, "ok"),
+    ("We need the fraction of the cake that is left after the party: it is $\\frac{3}{4}$ of the cake.\n"
+     "The final answer is $\\boxed{\\frac{3}{4}}$.", "boxed", "\\frac{3}{4}", {}, "ok"),
+    ("We should think carefully about which numbers to combine and in what order.\nThe final answer is "
+     "$\\boxed{9 + 8}$.", "countdown", "9 + 8", {"numbers": [9, 8], "target": 17}, "no_reasoning"),
+    # prose formats reason in words: no computation needed
+    ("Mercury is closest to the Sun, but Venus keeps its heat under a thick atmosphere.\nThe answer is (B).",
+     "choice", "B", {"options": ["Mercury", "Venus"]}, "ok"),
+])
+def test_an_explanation_must_compute_something_in_formats_that_show_work(tokenizer, text, fmt, gold, context, expected):
+    verdict, _ = check_explanation(text, False, gold, CFG, tokenizer, fmt, context)
+    assert verdict == expected, text
 
 
 EARLY = [  # (explanation of a hinted GSM8K question with gold 18, announces the answer first?) - real styles
