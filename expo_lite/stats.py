@@ -9,6 +9,12 @@ unlike the normal approximation). Two methods evaluated on the *same* questions 
   the other) carry information, and under "no difference" each is equally likely to go either way, so
   the p-value is a two-sided binomial test on them.
 
+With several training seeds per method, `paired_over_seeds` keeps each question's seeds together: the
+bootstrap resamples questions (a question's seeds are not independent draws), and the p-value is the
+exact sign test over questions of the seed-averaged difference, which is McNemar's exact test when there
+is one seed. `holm` adjusts a report's whole family of p-values (Holm's step-down: family-wise error
+rate at alpha, no independence assumed).
+
 `minimum_detectable_difference` says before a run how large a paired difference the sizes used can
 detect (80% power at alpha 0.05, by simulating the exact McNemar test), so a null result can be read as
 "smaller than X" rather than "no effect". The heavy lifting is scipy's (binomtest, bootstrap).
@@ -72,6 +78,45 @@ def paired_difference(a: Sequence[float], b: Sequence[float], *, resamples: int 
                  "only_b": int(sum(1 for x, y in zip(a, b, strict=True) if y and not x)),
                  "p_value": mcnemar_exact([bool(x) for x in a], [bool(y) for y in b])}
     return PairedDifference(float(diff.mean()), low, high, len(diff), **extra)
+
+
+def paired_over_seeds(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]], *, resamples: int = 10_000,
+                      confidence: float = 0.95, seed: int = 0) -> PairedDifference:
+    """Paired comparison when each method trained under several seeds: `a[s][q]` is method A's score on
+    question q after training with seed s, and `b[s][q]` method B's with the same seed (same questions, same
+    order). The difference is the mean over seeds and questions; its interval resamples questions with all
+    their seeds; p is the exact two-sided sign test over the questions whose seed-mean difference is not 0.
+    For 0/1 scores, only_a / only_b count the discordant (question, seed) pairs."""
+    from scipy.stats import binomtest
+
+    if len(a) != len(b) or not len(a):
+        raise ValueError(f"a paired comparison over seeds needs the same seeds on both sides, got {len(a)} and {len(b)}")
+    for sa, sb in zip(a, b, strict=True):
+        _check_paired(sa, sb)
+    if len({len(s) for s in a}) != 1:
+        raise ValueError(f"every seed must score the same questions, got {sorted({len(s) for s in a})} questions")
+    diff = (np.asarray(a, dtype=float) - np.asarray(b, dtype=float)).mean(axis=0)  # per question, over seeds
+    low, high = _bootstrap_mean(diff, resamples, confidence, seed)
+    up, down = int((diff > 0).sum()), int((diff < 0).sum())
+    p = 1.0 if up + down == 0 else float(binomtest(up, up + down, 0.5).pvalue)
+    extra = {}
+    flat_a, flat_b = [x for s in a for x in s], [y for s in b for y in s]
+    if all(x in (0, 1) for x in (*flat_a, *flat_b)):
+        extra = {"only_a": sum(1 for x, y in zip(flat_a, flat_b, strict=True) if x and not y),
+                 "only_b": sum(1 for x, y in zip(flat_a, flat_b, strict=True) if y and not x)}
+    return PairedDifference(float(diff.mean()), low, high, len(diff), p_value=p, **extra)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values, in the order given: the i-th smallest p is multiplied by (m - i + 1),
+    made non-decreasing along that order and capped at 1. Reject where adjusted p <= alpha."""
+    m = len(p_values)
+    adjusted = [1.0] * m
+    running = 0.0
+    for rank, i in enumerate(sorted(range(m), key=lambda j: p_values[j])):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
 
 
 def minimum_detectable_difference(questions: int, *, background: float = 0.0, alpha: float = 0.05,

@@ -234,7 +234,7 @@ class ExPGRPOTrainer(GRPOTrainer):
 
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
         rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
-        if self.expo_active:
+        if self.expo_active or self.model.training:  # plain GRPO too: its all-wrong curve, read-only
             # Rewards of the whole generation batch (all ranks). A group is solved when any rollout earns a
             # positive total reward; with the binary verifier reward, when any rollout is correct.
             weights = self.reward_weights.to(rewards_per_func.device)
@@ -249,7 +249,11 @@ class ExPGRPOTrainer(GRPOTrainer):
         self._last_group_solved = []  # filled by _calculate_rewards for this batch
         self._ridden: list[tuple[list[int], bool]] | None = None
         if not (self.expo_active and self.model.training):
-            return super()._generate_and_score_completions(inputs)
+            output = super()._generate_and_score_completions(inputs)
+            if self.model.training and self._last_group_solved:  # plain GRPO: the all-wrong fraction, the same
+                solved = self._last_group_solved  # count as ExPO's arms log, so their curves compare
+                self._metrics["train"]["expo/all_wrong_frac"].append(sum(not s for s in solved) / len(solved))
+            return output
         args, tok = self.args, self.processing_class
         groups = self._local_groups(inputs)
         problems = [self._problem(row) for _, row in groups]

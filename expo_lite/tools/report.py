@@ -1,8 +1,9 @@
 """`expo-lite report RUN_DIR...`: compare runs side by side in the shape of the paper's tables.
 
 Table-2 shape: accuracy (pass@k) per difficulty level, one row per method. Table-1 shape: pass@k per
-dataset, one row per method. Plus PNG plots: learning curves of reward and of the fraction of
-all-wrong groups (from metrics.jsonl), and per-level accuracy bars (from eval.json).
+dataset, one row per method. Plus PNG plots: learning curves (from metrics.jsonl: rollout reward, the fraction of groups with no
+correct rollout, the SFT term's NLL), runs of one method overlaid as mean and band (several seeds), and
+per-level accuracy bars (from eval.json).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ def load_run(path: Path) -> dict[str, Any]:
         raise FileNotFoundError(f"{path} is not a run directory (no config.yaml)")
     cfg = load_config(path / "config.yaml")
     method = METHOD_NAMES.get(cfg.algo.name, cfg.algo.name)
+    if cfg.algo.name == "exp_grpo" and cfg.algo.explain_on == "unsolved":
+        method = "ExP-GRPO (explain unsolved)"
     if cfg.algo.name == "exp_dpo":
         method = f"{'ExP' if cfg.algo.positive_source == 'self_explanation' else 'expert-CoT'}-DPO ({cfg.algo.mode})"
     evaluation = json.loads((path / "eval.json").read_text()) if (path / "eval.json").is_file() else None
@@ -85,31 +88,60 @@ def dataset_table(runs: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_curves(runs: list[dict[str, Any]], out: Path) -> Path | None:
+CURVES = [  # (metrics.jsonl key, panel title): what ExPO changes, step by step
+    ("reward", "mean rollout reward"),
+    ("expo/all_wrong_frac", "groups with no correct rollout"),
+    ("expo/sft_loss", "SFT NLL per token (positives)"),
+]
+
+
+def curve_bands(runs: list[dict[str, Any]], key: str) -> dict[str, dict[str, list[float]]]:
+    """Per method, the curve of `key` over steps: the mean over the method's runs (seeds) and the band from
+    the lowest to the highest run at each step. A step counts the runs that logged it (`n`), so a run cut
+    short narrows the band there instead of dragging the mean."""
+    by_method: dict[str, dict[int, list[float]]] = {}
+    for r in runs:
+        for m in r["metrics"]:
+            if key in m and "step" in m:
+                by_method.setdefault(r["method"], {}).setdefault(int(m["step"]), []).append(float(m[key]))
+    out = {}
+    for method, by_step in by_method.items():
+        steps = sorted(by_step)
+        values = [by_step[s] for s in steps]
+        out[method] = {"step": steps, "mean": [sum(v) / len(v) for v in values], "low": [min(v) for v in values],
+                       "high": [max(v) for v in values], "n": [len(v) for v in values]}
+    return out
+
+
+def plot_curves(runs: list[dict[str, Any]], out: Path, name: str = "learning_curves.png", title: str = "") -> Path | None:
+    """One panel per curve of CURVES, one colour per method: runs of the same method (several seeds) are drawn
+    as their mean with a band from the lowest to the highest run; a method with one run is its line."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    with_metrics = [r for r in runs if any("reward" in m for m in r["metrics"])]
-    if not with_metrics:
+    panels = [(key, label, curve_bands(runs, key)) for key, label in CURVES]
+    panels = [p for p in panels if p[2]]
+    if not panels:
         return None
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
-    for r in with_metrics:
-        steps = [m for m in r["metrics"] if "reward" in m]
-        ax1.plot([m["step"] for m in steps], [m["reward"] for m in steps], marker=".", label=f"{r['method']} ({r['name']})")
-        wrong = [m for m in r["metrics"] if "expo/all_wrong_frac" in m]
-        if wrong:
-            ax2.plot([m["step"] for m in wrong], [m["expo/all_wrong_frac"] for m in wrong], marker=".", label=r["method"])
-        else:  # plain GRPO logs TRL's zero-std fraction, an upper bound of the all-wrong fraction
-            ax2.plot([m["step"] for m in steps], [m.get("frac_reward_zero_std", float("nan")) for m in steps],
-                     linestyle="--", label=f"{r['method']} (zero-std groups)")
-    ax1.set(title="reward", xlabel="step")
-    ax2.set(title="groups with no correct rollout", xlabel="step", ylim=(-0.05, 1.05))
-    ax1.legend(fontsize=7)
-    ax2.legend(fontsize=7)
+    counts = {m: sum(r["method"] == m for r in runs) for m in dict.fromkeys(r["method"] for r in runs)}
+    colours = {m: f"C{i}" for i, m in enumerate(counts)}
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
+    for ax, (key, label, bands) in zip(axes[0], panels, strict=True):
+        for method, b in bands.items():
+            runs_label = f" ({counts[method]} runs, band: min-max)" if counts[method] > 1 else ""
+            ax.plot(b["step"], b["mean"], marker=".", color=colours[method], label=f"{method}{runs_label}")
+            if counts[method] > 1:
+                ax.fill_between(b["step"], b["low"], b["high"], color=colours[method], alpha=0.2, linewidth=0)
+        ax.set(title=label, xlabel="optimizer step")
+        if key != "expo/sft_loss":
+            ax.set_ylim(-0.05, 1.05)
+        ax.legend(fontsize=6)
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    path = out / "learning_curves.png"
+    path = out / name
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

@@ -1,71 +1,139 @@
-"""The replication's design rule, its report (intervals, paired comparisons, relative paths) and the SDFT arm
-run through TRL's own trainer."""
+"""The replication's design rule (U / U0 from the pilot, equal updates), the GSM8K copy it reads, its report
+(seed-paired comparisons, Holm, the design kept verbatim, relative paths) and the SDFT arm through TRL's trainer."""
 
 from __future__ import annotations
 
+import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
-from replicate import choose_levels, rel  # noqa: E402
-from replicate_report import comparisons, outcome_table, pilot_table, write_report  # noqa: E402
+from replicate import (  # noqa: E402
+    SETTINGS,
+    pilot_and_held_out,
+    question_sets,
+    rel,
+    schedule,
+    split_unsolved,
+    write_question_file,
+)
+from replicate_report import comparisons, curve_table, design_markdown, outcome_table, write_report  # noqa: E402
 
-from expo_lite.stats import mcnemar_exact, wilson_interval  # noqa: E402
-
-
-def pilot_row(questions, solved, valid):
-    return {"questions": questions, "pass": solved / questions, "solved": solved, "greedy": 0.0, "greedy_solved": 0,
-            "valid": valid, "valid_rate": valid / questions}
-
-
-def test_design_rule_trains_where_the_base_mostly_fails_but_can_explain():
-    pilot = {"1": pilot_row(16, 14, 12), "2": pilot_row(16, 6, 5), "3": pilot_row(16, 2, 3), "4": pilot_row(16, 0, 2),
-             "5": pilot_row(16, 0, 0)}
-    # L1 is solved too often, L5 is never explained: L4 (pass 0) and L3 (pass 12.5%) come first
-    assert choose_levels(pilot, max_base_pass=0.5, min_valid=0.1, max_levels=2) == [3, 4]
-    assert choose_levels(pilot, max_base_pass=0.5, min_valid=0.1, max_levels=3) == [2, 3, 4]
-    assert choose_levels(pilot, max_base_pass=0.5, min_valid=0.5, max_levels=2) == []
+from expo_lite.stats import holm, paired_over_seeds  # noqa: E402
 
 
-def results(ids, greedy, correct, level=3, n=4):
-    return [{"problem_id": i, "level": level, "type": None, "n": n, "correct": c, "greedy_correct": g}
+def pilot_rows(spec):
+    """(level, solved, explained) triples -> the pilot's per-question records."""
+    return [{"problem_id": f"L{lv}-{i:02d}", "level": lv, "solved": s, "greedy": s, "explained": e}
+            for i, (lv, s, e) in enumerate(spec)]
+
+
+def test_design_rule_trains_on_unsolved_explainable_questions_and_keeps_unexplainable_ones_as_control():
+    rows = pilot_rows([(1, True, True), (1, False, True), (1, False, True), (1, False, False), (4, False, True),
+                       (4, False, False), (4, True, False), (5, False, False)])
+    train, control = split_unsolved(rows, max_train=10, max_control=10)
+    assert train == ["L1-01", "L4-04", "L1-02"]  # levels in turn; solved L1-00 is out though it was explained
+    assert control == ["L1-03", "L4-05", "L5-07"]
+    # a cap takes the levels in turn instead of filling up from the first level
+    assert split_unsolved(rows, max_train=2, max_control=2) == (["L1-01", "L4-04"], ["L1-03", "L4-05"])
+    assert split_unsolved(pilot_rows([(1, True, True)]), 4, 4) == ([], [])
+
+
+def test_every_arm_gets_the_same_number_of_updates_and_sees_each_question_epochs_times():
+    s = replace(SETTINGS["arithmetic"], questions_per_step=4, epochs=3)
+    assert schedule(8, s) == {"questions_per_step": 4, "steps_per_epoch": 2, "steps": 6}
+    assert schedule(7, s)["steps"] == 6  # the last step of an epoch wraps into the next pass
+    assert schedule(3, s) == {"questions_per_step": 3, "steps_per_epoch": 1, "steps": 3}
+
+
+def test_gsm8k_setting_reads_the_committed_copy_with_real_solutions_and_holds_out_unseen_rows(tmp_path):
+    from expo_lite.config import load_config
+    from expo_lite.data.tasks import load_task
+
+    setting = replace(SETTINGS["gsm8k"], held_out_per_level=5)  # the default design holds none out: ask for 5
+    cfg = load_config(None, list(setting.task))
+    pilot, held_out_for = pilot_and_held_out(cfg, setting)
+    held_out = held_out_for([])
+    assert len(pilot) == setting.pilot_per_level and len(held_out) == setting.held_out_per_level
+    assert not {p.id for p in pilot} & {p.id for p in held_out}
+    first = pilot[0]  # the first line of GSM8K's training split, its human solution without calculator marks
+    assert first.question.startswith("Natalia sold clips to 48 of her friends") and first.answer == "72"
+    assert "<<" not in first.solution and "48/2 = 24" in first.solution
+    # a design's sets are rebuilt from their ids (how a --resume gets the same questions)
+    design = {"train_ids": [pilot[3].id, pilot[1].id], "control_ids": [pilot[0].id], "held_out_ids": [p.id for p in held_out]}
+    sets = question_sets(cfg, setting, design)
+    assert {k: [p.id for p in v] for k, v in sets.items()} == \
+        {"train": design["train_ids"], "control": design["control_ids"], "held_out": design["held_out_ids"]}
+    with pytest.raises(SystemExit, match="held-out questions differ"):
+        question_sets(cfg, setting, {**design, "held_out_ids": design["held_out_ids"][::-1]})
+    # the arms train on a question file in MATH-500's schema: it reads back as the same problems
+    path = write_question_file(pilot[:3], tmp_path / "train.jsonl")
+    again = load_task(load_config(None, ["task.name=math", f"task.path={path.parent}", "task.split=train",
+                                         "task.levels=null", "task.answer_format=hash"]).task).problems
+    assert [(p.id, p.question, p.answer, p.solution) for p in again] == \
+        [(p.id, p.question, p.answer, p.solution) for p in pilot[:3]]
+
+
+def results(ids, greedy, correct, n=4):
+    return [{"problem_id": i, "level": 3, "type": None, "n": n, "correct": c, "greedy_correct": g}
             for i, g, c in zip(ids, greedy, correct, strict=True)]
 
 
-def test_report_has_intervals_paired_comparisons_and_no_machine_paths(tmp_path):
-    ids = [f"q{i:02d}" for i in range(10)]
-    outcomes = {
-        "base": {"arm": "base", "seed": 0, "unsolved": results(ids, [0] * 10, [0] * 10), "held_out": results(ids, [0] * 10, [1] + [0] * 9)},
-        "grpo": {"arm": "grpo", "seed": 0, "unsolved": results(ids, [1] + [0] * 9, [1, 0] * 5), "held_out": results(ids, [0] * 10, [0] * 10)},
-        "exp-grpo": {"arm": "exp-grpo", "seed": 0, "unsolved": results(ids, [1] * 7 + [0] * 3, [2] * 8 + [0] * 2),
-                     "held_out": results(ids, [1, 1] + [0] * 8, [1] * 3 + [0] * 7)},
-    }
+def arm(name, seed, greedy, curve=()):
+    ids = [f"q{i:02d}" for i in range(len(greedy))]
+    return {"arm": name, "seed": seed, "train": results(ids, greedy, greedy), "control": results(ids[:2], [0, 0], [0, 0]),
+            "held_out": results(ids, greedy, greedy), "curve": list(curve), "train_s": 1.0, "eval_s": 2.0}
+
+
+def test_report_pairs_seeds_adjusts_the_whole_family_and_keeps_the_design_verbatim(tmp_path):
+    curve = [{"step": s, "reward": 0.1 * s, "expo/all_wrong_frac": 1 - 0.1 * s, "expo/sft_loss": 1.0} for s in (1, 2, 3, 4)]
+    outcomes = {"arithmetic": {
+        "base": arm("base", 0, [0] * 6),
+        **{f"grpo@seed{s}": arm("grpo", s, [0, 0, 0, 0, 0, s % 2], [{"step": i, "reward": 0.0} for i in (1, 2, 3, 4)])
+           for s in (0, 1, 2)},
+        **{f"exp-grpo@seed{s}": arm("exp-grpo", s, [1, 1, 1, 0, s % 2, 0], curve) for s in (0, 1, 2)},
+    }}
     rows = comparisons(outcomes, k=4)
-    assert {(r["a"], r["b"]) for r in rows} == {("exp-grpo", "grpo")}  # the other comparisons' arms did not run
-    greedy = next(r["result"] for r in rows if r["outcome"] == "unsolved" and r["metric"] == "greedy")
-    assert greedy.difference == pytest.approx(0.6) and (greedy.only_a, greedy.only_b) == (6, 0)
-    assert greedy.p_value == pytest.approx(mcnemar_exact([1] * 7 + [0] * 3, [1] + [0] * 9)) == pytest.approx(2 / 64)
-    assert greedy.low > 0  # 6 questions only ExP-GRPO solved, none the other way: the interval excludes 0
+    assert {(r["a"], r["b"]) for r in rows} == {("exp-grpo", "grpo")}  # the other arms did not run
+    train_greedy = next(r for r in rows if r["set"] == "train" and r["metric"] == "greedy")
+    expect = paired_over_seeds([[1, 1, 1, 0, s % 2, 0] for s in (0, 1, 2)], [[0, 0, 0, 0, 0, s % 2] for s in (0, 1, 2)])
+    assert train_greedy["result"] == expect and train_greedy["seeds"] == [0, 1, 2]
+    # q0-q2 better in every seed, q4 better in seed 1, q5 worse in seed 1: 4 questions up, 1 down
+    assert expect.p_value == pytest.approx(0.375)
+    assert [r["holm_p"] for r in rows] == pytest.approx(holm([r["result"].p_value for r in rows]))
+    assert len(rows) == 6  # U, U0, held-out x greedy, pass@4
 
-    table = outcome_table(outcomes, k=4)
-    low, high = wilson_interval(7, 10)
-    assert f"| ExP-GRPO | 70.0 [{100 * low:.1f}, {100 * high:.1f}] |" in table
+    table = outcome_table(outcomes["arithmetic"], k=4)
+    assert "| ExP-GRPO | 3 | 55.6 [" in table and "| base | – | 0.0 [" in table
+    curves = curve_table(outcomes["arithmetic"], steps_per_epoch=2)
+    assert "| ExP-GRPO | 0.15 ± 0.00 | 0.35 ± 0.00 | 0.85 ± 0.00 | 0.65 ± 0.00 | 1.00 ± 0.00 | 1.00 ± 0.00 |" in curves
+    assert "| GRPO | 0.00 ± 0.00 | 0.00 ± 0.00 | – | – | – | – |" in curves
 
-    design = {"levels": [3], "train_questions": 16, "unsolved": 10, "held_out": 10, "grpo_steps": 4, "seeds": [0],
-              "eval_seed": 1, "pilot_seed": 2, "mdd": {"unsolved": {"0.0": 0.5, "0.05": None}, "held_out": {"0.0": 0.5, "0.05": None}}}
-    pilot = {str(lv): pilot_row(16, 2, 3) for lv in range(1, 6)}
-    report = write_report(tmp_path, pilot=pilot, design=design, outcomes=outcomes, timings={"grpo": {"train_s": 1, "eval_s": 2}},
-                          failures={}, settings={"out": rel(tmp_path)}, k=4, pilot_s=60, total_s=120, runs="runs/replicate/x")
-    text = report.read_text()
-    for needle in ("## Pilot", "Minimum detectable difference", "| unsolved | 10 | 50.0 points | not detectable |",
-                   "exp-grpo vs grpo", "exact McNemar p", "![outcomes](outcomes.png)", "| grpo | 1 | 2 |"):
-        assert needle in text
-    assert str(tmp_path) not in text and "/tmp" not in text  # report paths are relative
-    assert (tmp_path / "outcomes.png").read_bytes()[:4] == b"\x89PNG"
-    assert "| 3 | 16 | 12.5 [" in pilot_table(pilot, 4)
+    design = {"setting": {"max_new_tokens": 64, "max_train": 8, "max_control": 8, "epochs": 2}, "steps": 4,
+              "steps_per_epoch": 2, "questions_per_step": 3, "sizes": {"train": 6, "control": 2, "held_out": 6},
+              "train_ids": [f"q{i:02d}" for i in range(6)], "control_ids": [], "arms": ["grpo", "exp-grpo"],
+              "seeds": [0, 1, 2], "generations": 4, "k": 4, "lr": 1e-4, "pilot_tries": 4, "eval_seed": 1, "pilot_seed": 2,
+              "mdd": {n: {"0.0": 0.5, "0.05": None} for n in ("train", "control", "held_out")}}
+    pilot = {"per_question": pilot_rows([(3, False, True)] * 6), "seconds": 60,
+             "diagnostic": {"valid_rate": 1.0, "nll_self_explanation": 0.9, "nll_expert": 1.35,
+                            "nll_ratio_expert_over_self": 1.5, "paired_questions": 6, "paired_nll_ratio": 1.4}}
+    text = design_markdown("arithmetic", design, pilot)
+    (tmp_path / "design.md").write_text(text)
+    (tmp_path / "design.json").write_text('{"design_written": "2026-12-01 22:00:00"}')
+    report = write_report(tmp_path, designs={"arithmetic": design}, outcomes=outcomes,
+                          failures={}, options={"k": 4, "out": rel(tmp_path)}, total_s=120, runs="runs/replicate/x")
+    out = report.read_text()
+    assert text in out and "written to `design.md` at 2026-12-01 22:00:00" in out
+    for needle in ("ratio expert/self 1.50", "| U (trained on) | 6 | 50.0 points | not detectable |",
+                   "ExP-GRPO vs GRPO", "Holm p", "Holm over all 6 tests", "![training curves](curves_arithmetic.png)"):
+        assert needle in out
+    assert str(tmp_path) not in out and "/tmp" not in out  # report paths are relative
+    for png in ("curves_arithmetic.png", "outcomes_arithmetic.png"):
+        assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
 
 
 @pytest.mark.slow
@@ -104,3 +172,43 @@ def test_one_evaluation_pass_gives_each_set_its_own_questions_in_order(tiny_llam
     out = evaluate_model(model, tokenizer, sets, cfg, seed=3)
     assert {name: [r["problem_id"] for r in rows] for name, rows in out.items()} == \
         {name: [p.id for p in ps] for name, ps in sets.items()}
+
+
+@pytest.mark.slow
+def test_arms_train_on_u_keep_their_curves_are_evaluated_on_every_set_and_are_skipped_when_resumed(tiny_llama, tmp_path):
+    """run_arms as the design run calls it, on a tiny random model: base + two arms, one seed."""
+    import argparse
+
+    from replicate import run_arms
+    from rich.console import Console
+
+    from expo_lite.config import load_config
+
+    config = tmp_path / "tiny.yaml"
+    config.write_text(f"model:\n  name: {tiny_llama}\n  backend: hf\n  load_in_4bit: false\n")
+    setting = replace(SETTINGS["arithmetic"], levels=(1,), pilot_per_level=6, held_out_per_level=2, max_new_tokens=6)
+    args = argparse.Namespace(config=config, generations=2, k=2, lr=1e-3)
+    problems, held_out_for = pilot_and_held_out(load_config(config, list(setting.task)), setting)
+    design = {"train_ids": [p.id for p in problems[:3]], "control_ids": [problems[4].id],
+              "held_out_ids": [p.id for p in held_out_for([1])], "seeds": [0], "arms": ["grpo", "exp-grpo"],
+              "steps": 4, "questions_per_step": 2}
+    outcomes, failures, saves = {}, {}, []
+    run_arms("arithmetic", setting, design, args, tmp_path / "runs", outcomes, failures, Console(quiet=True),
+             lambda: saves.append(sorted(outcomes)))
+    assert not failures and saves[-1] == ["base", "exp-grpo@seed0", "grpo@seed0"]  # saved after each of the three
+    for label in ("grpo@seed0", "exp-grpo@seed0"):
+        o = outcomes[label]
+        assert [m["step"] for m in o["curve"]] == [1, 2, 3, 4] and all("reward" in m for m in o["curve"])
+        assert {k: [r["problem_id"] for r in o[k]] for k in ("train", "control", "held_out")} == \
+            {"train": design["train_ids"], "control": design["control_ids"], "held_out": design["held_out_ids"]}
+        assert all(r["n"] == 2 for r in o["train"]) and o["train_s"] > 0
+        assert all("expo/all_wrong_frac" in m for m in o["curve"])
+    assert outcomes["base"]["curve"] == [] and outcomes["base"]["train_s"] == 0
+    trained = sorted(p.name for p in (tmp_path / "runs" / "arithmetic").iterdir() if p.is_dir())
+    assert trained == ["exp-grpo@seed0", "grpo@seed0"]
+    # every arm trained on U only: the question file holds exactly U
+    lines = (tmp_path / "runs" / "arithmetic" / "train.jsonl").read_text().splitlines()
+    assert [json.loads(line)["unique_id"] for line in lines] == design["train_ids"]
+    run_arms("arithmetic", setting, design, args, tmp_path / "runs", outcomes, failures, Console(quiet=True),
+             lambda: saves.append("again"))
+    assert "again" not in saves  # resumed with everything done: nothing trains or evaluates again

@@ -6,8 +6,16 @@ import math
 
 import numpy as np
 import pytest
+from scipy.stats import binomtest
 
-from expo_lite.stats import mcnemar_exact, minimum_detectable_difference, paired_difference, wilson_interval
+from expo_lite.stats import (
+    holm,
+    mcnemar_exact,
+    minimum_detectable_difference,
+    paired_difference,
+    paired_over_seeds,
+    wilson_interval,
+)
 
 
 @pytest.mark.parametrize(("k", "n", "low", "high"), [
@@ -87,3 +95,30 @@ def test_minimum_detectable_difference_matches_the_binomial_calculation():
     noisy = minimum_detectable_difference(40, background=0.05)
     assert noisy is not None and noisy > minimum_detectable_difference(40)  # noise flips cost power
     assert minimum_detectable_difference(4) is None  # 4 questions can never reach p < 0.05
+
+
+def test_holm_matches_the_step_down_by_hand():
+    # sorted: 0.01 (x4 = 0.04), 0.02 (x3 = 0.06), 0.03 (x2 = 0.06), 0.5 (x1 = 0.5); returned in the order given
+    assert holm([0.03, 0.5, 0.01, 0.02]) == pytest.approx([0.06, 0.5, 0.04, 0.06])
+    # monotone along the sorted order: 0.04 x 3 = 0.12 first, then 0.05 x 2 = 0.10 is raised to 0.12
+    assert holm([0.05, 0.04, 0.9]) == pytest.approx([0.12, 0.12, 0.9])
+    assert holm([0.6, 0.7]) == [1.0, 1.0] and holm([]) == []
+
+
+def test_paired_over_seeds_is_mcnemar_with_one_seed_and_a_sign_test_over_questions_with_several():
+    a, b = [1, 1, 1, 1, 1, 0, 0, 1], [0, 0, 0, 0, 0, 0, 1, 1]
+    one = paired_over_seeds([a], [b])
+    assert one.p_value == pytest.approx(mcnemar_exact(a, b)) and (one.only_a, one.only_b) == (5, 1)
+    assert one.difference == pytest.approx(paired_difference(a, b).difference)
+    # three seeds: q0 better in 3 seeds, q1 in 2 and worse in 1 (mean > 0), q2 tied on average -> 2 up, 0 down
+    sa = [[1, 1, 0], [1, 0, 1], [1, 1, 0]]
+    sb = [[0, 0, 0], [0, 1, 0], [0, 0, 1]]
+    res = paired_over_seeds(sa, sb)
+    assert res.difference == pytest.approx((3 / 3 + 1 / 3 + 0) / 3)
+    assert res.p_value == pytest.approx(binomtest(2, 2, 0.5).pvalue) == pytest.approx(0.5)
+    assert (res.only_a, res.only_b, res.questions) == (6, 2, 3)
+    assert res.low <= res.difference <= res.high
+    with pytest.raises(ValueError, match="same seeds"):
+        paired_over_seeds([a, a], [b])
+    with pytest.raises(ValueError, match="same questions"):
+        paired_over_seeds([a, a[:4]], [b, b[:4]])

@@ -150,6 +150,24 @@ def test_explain_on_unsolved_explains_only_all_wrong_groups(tiny_llama, tmp_path
     assert log["expo/all_wrong_frac"] == 0.5 and log["expo/explained"] == expected
 
 
+def test_plain_grpo_logs_the_all_wrong_fraction_its_curves_are_compared_on(tiny_llama, tmp_path):
+    """positive_source none: TRL's trainer with one read-only metric added, the same count the ExPO arms log."""
+    model, tok = tiny(tiny_llama)
+    data, problems = dataset_for(tok, 4)
+    solved_ids = {problems[1].id}
+
+    def one_solved(completions, problem_id, **_):
+        return [1.0 if pid in solved_ids else 0.0 for pid in problem_id]
+
+    args = ExPGRPOConfig(output_dir=str(tmp_path), max_steps=1, per_device_train_batch_size=8, num_generations=2,
+                         max_completion_length=4, learning_rate=1e-3, positive_source="none", **COMMON)
+    trainer = ExPGRPOTrainer(model=model, reward_funcs=[one_solved], args=args, train_dataset=data, processing_class=tok)
+    trainer.train()
+    log = trainer.state.log_history[0]
+    assert log["expo/all_wrong_frac"] == 0.75  # 3 of the 4 groups have no correct rollout
+    assert trainer.explained_questions == 0 and not any(k.startswith("expo/") and k != "expo/all_wrong_frac" for k in log)
+
+
 # ------------------------------------------------------------------------------------- beta schedule
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from expo_lite.cli import app
@@ -11,9 +12,9 @@ from expo_lite.config import load_config
 from expo_lite.run.rundir import create_run_dir
 
 
-def fake_run(tmp_path, name, algo, by_level, adapter=True, metrics=None, intervals=True):
+def fake_run(tmp_path, name, algo, by_level, adapter=True, metrics=None, intervals=True, overrides=()):
     """An eval.json as `expo-lite eval` writes it (`intervals=False`: as written before intervals existed)."""
-    cfg = load_config(None, [f"train.output_dir={tmp_path}", f"train.run_name={name}", f"algo.name={algo}"])
+    cfg = load_config(None, [f"train.output_dir={tmp_path}", f"train.run_name={name}", f"algo.name={algo}", *overrides])
     run = create_run_dir(cfg)
     overall = sum(by_level.values()) / len(by_level)
 
@@ -60,3 +61,28 @@ def test_report_without_eval_and_bad_dir(tmp_path):
     assert result.exit_code == 0 and "no run has an eval.json" in (run.path / "report.md").read_text()
     result = CliRunner().invoke(app, ["report", str(tmp_path / "nope")])
     assert result.exit_code == 2 and "not a run directory" in result.output
+
+
+def test_runs_of_one_method_are_overlaid_as_mean_and_band(tmp_path):
+    from expo_lite.tools.report import curve_bands, load_run
+
+    def curve(name, algo, rewards, overrides=()):
+        return fake_run(tmp_path, name, algo, {"1": 0.5}, overrides=overrides,
+                        metrics=[{"step": s + 1, "reward": r, "expo/sft_loss": 1.0 - r} for s, r in enumerate(rewards)])
+
+    seeds = [curve(f"expo-s{i}", "exp_grpo", rw) for i, rw in enumerate([[0.0, 0.2, 0.4], [0.1, 0.3, 0.5], [0.2, 0.1]])]
+    unsolved = curve("expo-unsolved", "exp_grpo", [0.0, 0.0, 0.1], ["algo.explain_on=unsolved"])
+    grpo = curve("grpo", "grpo", [0.0, 0.0, 0.0])
+    runs = [load_run(p) for p in (*seeds, unsolved, grpo)]
+    assert [r["method"] for r in runs[3:]] == ["ExP-GRPO (explain unsolved)", "GRPO"]
+    bands = curve_bands(runs, "reward")
+    expo = bands["ExP-GRPO"]
+    assert expo["step"] == [1, 2, 3] and expo["n"] == [3, 3, 2]  # the third seed stopped after 2 steps
+    assert expo["mean"] == pytest.approx([0.1, 0.2, 0.45])
+    assert (expo["low"], expo["high"]) == ([0.0, 0.1, 0.4], [0.2, 0.3, 0.5])
+    assert bands["GRPO"]["mean"] == [0.0, 0.0, 0.0] and bands["GRPO"]["n"] == [1, 1, 1]
+    assert curve_bands(runs, "expo/sft_loss")["ExP-GRPO"]["mean"] == pytest.approx([0.9, 0.8, 0.55])
+    out = tmp_path / "report"
+    result = CliRunner().invoke(app, ["report", *map(str, (*seeds, unsolved, grpo)), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "learning_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
