@@ -306,6 +306,8 @@ def rel_override(text: str) -> str:
 def main() -> None:
     from replicate_report import write_report
 
+    from expo_lite.io import atomic_write_text
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", type=Path, help="an expo-lite YAML for the model, LoRA and precision")
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
@@ -354,7 +356,7 @@ def main() -> None:
         outcomes.setdefault(name, {})
 
     def save() -> None:  # after every arm: a crash keeps what ran (--resume), --report-only rebuilds the report
-        (args.out / "outcomes.json").write_text(json.dumps(
+        atomic_write_text(args.out / "outcomes.json", json.dumps(
             {"outcomes": outcomes, "failures": failures, "options": options, "runs": rel(runs),
              "elapsed_s": earlier_s + time.perf_counter() - started}, indent=1))
 
@@ -375,6 +377,7 @@ def fix_designs(settings: dict[str, Setting], args: argparse.Namespace, runs: Pa
     from replicate_report import design_markdown
 
     from expo_lite.config import load_config
+    from expo_lite.io import atomic_write_text
 
     pilots, designs = {}, {}
     for name, setting in settings.items():
@@ -384,8 +387,8 @@ def fix_designs(settings: dict[str, Setting], args: argparse.Namespace, runs: Pa
     record = {"design": designs, "pilot": {n: {k: p[k] for k in ("per_question", "diagnostic", "seconds")}
                                            for n, p in pilots.items()},
               "design_written": time.strftime("%Y-%m-%d %H:%M:%S")}
-    (args.out / "design.json").write_text(json.dumps(record, indent=1))
-    (args.out / "design.md").write_text("\n".join(design_markdown(n, designs[n], record["pilot"][n]) for n in settings))
+    atomic_write_text(args.out / "design.json", json.dumps(record, indent=1))
+    atomic_write_text(args.out / "design.md", "\n".join(design_markdown(n, designs[n], record["pilot"][n]) for n in settings))
     console.print((args.out / "design.md").read_text())
     return record
 

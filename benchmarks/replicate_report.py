@@ -274,6 +274,6 @@ def write_report(out: Path, *, designs: dict, outcomes: dict, failures: dict, op
               "## Options", "", "```json", json.dumps(options, indent=1), "```", ""]
     path = out / "report.md"
     atomic_write_text(path, "\n".join(parts))
-    (out / "comparisons.json").write_text(json.dumps(
+    atomic_write_text(out / "comparisons.json", json.dumps(
         [{**{k: v for k, v in r.items() if k != "result"}, **r["result"].__dict__} for r in rows], indent=1))
     return path
