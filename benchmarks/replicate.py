@@ -360,6 +360,7 @@ def main() -> None:
             {"outcomes": outcomes, "failures": failures, "options": options, "runs": rel(runs),
              "elapsed_s": earlier_s + time.perf_counter() - started}, indent=1))
 
+    save()  # from here on --resume can pick the run up, even before its first arm
     for name, setting in settings.items():
         design = record["design"][name]
         if not design["train_ids"]:
