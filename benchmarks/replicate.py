@@ -401,10 +401,11 @@ def run_arms(name: str, setting: Setting, design: dict[str, Any], args: argparse
     from expo_lite.data.tasks import answer_format
     from expo_lite.models.loader import load_adapter_weights, load_model
 
-    sets = question_sets(load_config(args.config, list(setting.task)), setting, design)
+    task_cfg = load_config(args.config, list(setting.task))
+    sets = question_sets(task_cfg, setting, design)
     questions = write_question_file(sets["train"], runs / name / "train.jsonl")
     level_args = ["task.name=math", f"task.path={questions}", "task.split=train", "task.levels=null",
-                  "task.types=null", f"task.answer_format={answer_format(load_config(args.config, list(setting.task)).task)}",
+                  "task.types=null", f"task.answer_format={answer_format(task_cfg.task)}",
                   f"train.max_steps={design['steps']}",
                   f"train.per_device_train_batch_size={design['questions_per_step'] * args.generations}"]
     for seed in design["seeds"]:

@@ -250,9 +250,8 @@ class ExPGRPOTrainer(GRPOTrainer):
         self._ridden: list[tuple[list[int], bool]] | None = None
         if not (self.expo_active and self.model.training):
             output = super()._generate_and_score_completions(inputs)
-            if self.model.training and self._last_group_solved:  # plain GRPO: the all-wrong fraction, the same
-                solved = self._last_group_solved  # count as ExPO's arms log, so their curves compare
-                self._metrics["train"]["expo/all_wrong_frac"].append(sum(not s for s in solved) / len(solved))
+            if self.model.training and self._last_group_solved:  # plain GRPO: the same count ExPO's arms log,
+                self._log_all_wrong(self._last_group_solved)  # so their curves compare
             return output
         args, tok = self.args, self.processing_class
         groups = self._local_groups(inputs)
@@ -367,7 +366,7 @@ class ExPGRPOTrainer(GRPOTrainer):
                 self.on_explanations(everyone)  # one writer for explanations.jsonl, every rank's records
         metrics = self._metrics["train"]
         positives = self._gather_sum(len(examples))
-        metrics["expo/all_wrong_frac"].append(sum(not s for s in solved) / max(len(solved), 1))
+        self._log_all_wrong(solved)
         metrics["expo/positives"].append(float(positives))
         metrics["expo/positive_tokens"].append(self._positives.tokens / max(positives, 1))
         metrics["expo/sft_beta"].append(self.current_sft_beta())
@@ -376,6 +375,10 @@ class ExPGRPOTrainer(GRPOTrainer):
             metrics["expo/explained"].append(float(tried))
             if tried:
                 metrics["expo/explain_valid_rate"].append(self._gather_sum(sum(r.valid for r in records)) / tried)
+
+    def _log_all_wrong(self, solved: list[bool]) -> None:
+        """The fraction of this batch's groups with no correct rollout (every rank's groups)."""
+        self._metrics["train"]["expo/all_wrong_frac"].append(sum(not s for s in solved) / max(len(solved), 1))
 
     def _gather_records(self, records: list[Explanation]) -> list[Explanation]:
         for r in records:
