@@ -26,7 +26,8 @@ design section is written into the report before any arm trains, and nothing bel
    be added (`--arms ... sdft`: same steps). The DPO arms are not in this design: their update count is
    set by the number of pairs, so it cannot be equalised with the GRPO arms' steps.
 5. **Outcomes**: per-step training curves from each run's metrics.jsonl (mean rollout reward on U, the
-   fraction of groups with no correct rollout, the SFT term's NLL) with seed bands; after training, greedy
+   fraction of groups with no correct rollout, the SFT term's NLL) with seed bands, and counts of where the
+   signal came from (steps whose gradient was not zero, SFT positives trained on); after training, greedy
    accuracy and pass@k on U, U0 and held-out, all arms (and the base model, re-sampled: the baseline for
    regression to the mean) with one evaluation seed that differs from the pilot's.
 6. **Statistics** (expo_lite/stats.py): intervals on every accuracy; for ExP-GRPO vs GRPO, ExP-GRPO vs
@@ -48,7 +49,7 @@ whose timings were the only thing read from it): a step of 16 rollouts takes 37.
 160 on GSM8K, whose prompts are longer; evaluation costs ~3.5 s (arithmetic) and ~9.5 s (GSM8K) per
 question (4 samples + greedy), the pilot ~7 s and ~25 s per question (with 4 explanation tries); switching
 gradient checkpointing off did not make a step faster (3 ExP-GRPO steps: 151.5 s without, 146.3 s with).
-Expected: arithmetic ~54 min, GSM8K ~56 min. At these sizes GSM8K cannot afford the fourth arm or a
+Expected: arithmetic ~54 min, GSM8K ~56 min; the design run took 99.3 min in all (with one --resume). At these sizes GSM8K cannot afford the fourth arm or a
 held-out set (see SETTINGS); `--scale` and a GPU can.
 
 `--config` supplies the model, LoRA and precision (any expo-lite YAML); the design's own settings override
@@ -273,13 +274,13 @@ def train_arm(arm: str, cfg: Any, train_problems: list[Any], console: Console) -
 
 
 def read_curve(run_path: Path) -> list[dict[str, float]]:
-    """The per-step curves the report draws, from the run's metrics.jsonl (kept in outcomes.json: the run
-    directories are not committed)."""
+    """The per-step curves the report draws and its training-signal counts (grad norm, SFT positives), from
+    the run's metrics.jsonl (kept in outcomes.json: the run directories are not committed)."""
     from expo_lite.io import read_jsonl
     from expo_lite.tools.report import CURVES
 
     path = run_path / "metrics.jsonl"
-    keys = [key for key, _ in CURVES]
+    keys = [key for key, _ in CURVES] + ["grad_norm", "expo/positives"]
     rows = list(read_jsonl(path)) if path.is_file() else []
     return [{"step": m["step"], **{k: m[k] for k in keys if k in m}} for m in rows if "reward" in m]
 
@@ -370,7 +371,8 @@ def main() -> None:
     save()
     report = write_report(args.out, designs=record["design"], outcomes=outcomes, failures=failures,
                           options=options, total_s=earlier_s + time.perf_counter() - started, runs=rel(runs))
-    console.print(f"report: {rel(report)} ({(time.perf_counter() - started) / 60:.1f} min)")
+    console.print(f"report: {rel(report)} ({(time.perf_counter() - started) / 60:.1f} min this time, "
+                  f"{(earlier_s + time.perf_counter() - started) / 60:.1f} min in all)")
 
 
 def fix_designs(settings: dict[str, Setting], args: argparse.Namespace, runs: Path, console: Console) -> dict[str, Any]:
@@ -432,6 +434,7 @@ def run_arms(name: str, setting: Setting, design: dict[str, Any], args: argparse
                 load_adapter_weights(model, run_path / "adapter")
             outcomes[label] = {"arm": arm, "seed": seed, **evaluate_model(model, tokenizer, sets, cfg, EVAL_SEED),
                                "curve": read_curve(run_path) if run_path else [],
+                               "run": rel(run_path) if run_path else None,
                                "train_s": round(t1 - t0, 1), "eval_s": round(time.perf_counter() - t1, 1)}
             del model
             console.print(f"[bold]{name}/{label}[/bold]: train {outcomes[label]['train_s']} s, "

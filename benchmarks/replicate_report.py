@@ -203,6 +203,32 @@ def curve_table(outcomes: dict[str, dict[str, Any]], steps_per_epoch: int) -> st
     return "\n".join(lines) + "\n"
 
 
+def step_total(steps: list[dict[str, float]], key: str, of: Any = float) -> int | None:
+    """`of(value)` summed over the steps, rounded; None when a step lacks the key (curves of an older run)."""
+    if not steps or any(key not in m for m in steps):
+        return None
+    return round(sum(of(m[key]) for m in steps))
+
+
+def signal_table(outcomes: dict[str, dict[str, Any]], questions_per_step: int) -> str:
+    """Where each arm's learning signal came from, summed over every step of every seed: ExPO's premise is that
+    GRPO's update vanishes when every rollout of a group is wrong (advantages all zero), and that a positive
+    sample restores it. Counts, not means: with a handful of questions the reader can check every cell."""
+    lines = ["Training signal on U, summed over every step of every seed (a step updates the model only when some "
+             "group has a correct rollout or an SFT positive exists):", "",
+             "| method | steps with an update (grad norm > 0) | groups with no correct rollout | "
+             "SFT positives trained on |", "|---|---|---|---|"]
+    for arm in dict.fromkeys(o["arm"] for o in outcomes.values() if o["arm"] != "base"):
+        steps = [m for o in outcomes.values() if o["arm"] == arm for m in o["curve"]]
+        counts = [step_total(steps, "grad_norm", lambda v: v > 0),
+                  step_total(steps, "expo/all_wrong_frac", lambda v: v * questions_per_step),
+                  step_total(steps, "expo/positives")]
+        of = [len(steps), len(steps) * questions_per_step, len(steps) * questions_per_step]
+        cells = ["–" if c is None else f"{c} / {n}" for c, n in zip(counts, of, strict=True)]
+        lines.append(f"| {NAMES[arm]} | {' | '.join(cells)} |")
+    return "\n".join(lines) + "\n"
+
+
 def plot_outcomes(outcomes: dict[str, dict[str, Any]], k: int, path: Path) -> Path:
     """Three panels (U, U0, held-out): greedy and pass@k per method, seed-averaged, with 95% intervals."""
     import matplotlib
@@ -262,7 +288,7 @@ def write_report(out: Path, *, designs: dict, outcomes: dict, failures: dict, op
         bars = plot_outcomes(by_label, options["k"], out / f"outcomes_{setting}.png")
         mine = [r for r in rows if r["setting"] == setting]
         parts += [f"## Results: {setting}", "", f"![training curves]({curves.name})" if curves else "", "",
-                  curve_table(by_label, spe),
+                  curve_table(by_label, spe), signal_table(by_label, designs[setting]["questions_per_step"]),
                   "After training (seed-averaged per question; 95% intervals: Wilson for one seed, bootstrap over "
                   "questions otherwise):", "", outcome_table(by_label, options["k"]), f"![outcomes]({bars.name})", "",
                   "Paired comparisons (difference = A - B in points over questions and seeds; the interval resamples "

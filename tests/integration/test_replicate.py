@@ -21,7 +21,14 @@ from replicate import (  # noqa: E402
     split_unsolved,
     write_question_file,
 )
-from replicate_report import comparisons, curve_table, design_markdown, outcome_table, write_report  # noqa: E402
+from replicate_report import (  # noqa: E402
+    comparisons,
+    curve_table,
+    design_markdown,
+    outcome_table,
+    signal_table,
+    write_report,
+)
 
 from expo_lite.stats import holm, paired_over_seeds  # noqa: E402
 
@@ -90,7 +97,8 @@ def arm(name, seed, greedy, curve=()):
 
 
 def test_report_pairs_seeds_adjusts_the_whole_family_and_keeps_the_design_verbatim(tmp_path):
-    curve = [{"step": s, "reward": 0.1 * s, "expo/all_wrong_frac": 1 - 0.1 * s, "expo/sft_loss": 1.0} for s in (1, 2, 3, 4)]
+    curve = [{"step": s, "reward": 0.1 * s, "expo/all_wrong_frac": 1 - 0.1 * s, "expo/sft_loss": 1.0,
+              "grad_norm": 0.1 * (s % 2), "expo/positives": s % 3} for s in (1, 2, 3, 4)]
     outcomes = {"arithmetic": {
         "base": arm("base", 0, [0] * 6),
         **{f"grpo@seed{s}": arm("grpo", s, [0, 0, 0, 0, 0, s % 2], [{"step": i, "reward": 0.0} for i in (1, 2, 3, 4)])
@@ -112,6 +120,10 @@ def test_report_pairs_seeds_adjusts_the_whole_family_and_keeps_the_design_verbat
     curves = curve_table(outcomes["arithmetic"], steps_per_epoch=2)
     assert "| ExP-GRPO | 0.15 ± 0.00 | 0.35 ± 0.00 | 0.85 ± 0.00 | 0.65 ± 0.00 | 1.00 ± 0.00 | 1.00 ± 0.00 |" in curves
     assert "| GRPO | 0.00 ± 0.00 | 0.00 ± 0.00 | – | – | – | – |" in curves
+    # counts over 4 steps x 3 seeds: updates at odd steps; (0.9 + 0.8 + 0.7 + 0.6) x 3 questions; 1+2+0+1 positives
+    signal = signal_table(outcomes["arithmetic"], questions_per_step=3)
+    assert "| ExP-GRPO | 6 / 12 | 27 / 36 | 12 / 36 |" in signal
+    assert "| GRPO | – | – | – |" in signal  # curves without those keys (an older run) count nothing
 
     design = {"setting": {"max_new_tokens": 64, "max_train": 8, "max_control": 8, "epochs": 2}, "steps": 4,
               "steps_per_epoch": 2, "questions_per_step": 3, "sizes": {"train": 6, "control": 2, "held_out": 6},
@@ -202,7 +214,9 @@ def test_arms_train_on_u_keep_their_curves_are_evaluated_on_every_set_and_are_sk
         assert {k: [r["problem_id"] for r in o[k]] for k in ("train", "control", "held_out")} == \
             {"train": design["train_ids"], "control": design["control_ids"], "held_out": design["held_out_ids"]}
         assert all(r["n"] == 2 for r in o["train"]) and o["train_s"] > 0
-        assert all("expo/all_wrong_frac" in m for m in o["curve"])
+        assert all("expo/all_wrong_frac" in m and "grad_norm" in m for m in o["curve"])
+        assert o["run"] == label  # outside the repository: the directory's name, never a machine path
+    assert all("expo/positives" in m for m in outcomes["exp-grpo@seed0"]["curve"])
     assert outcomes["base"]["curve"] == [] and outcomes["base"]["train_s"] == 0
     trained = sorted(p.name for p in (tmp_path / "runs" / "arithmetic").iterdir() if p.is_dir())
     assert trained == ["exp-grpo@seed0", "grpo@seed0"]
