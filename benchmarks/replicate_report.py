@@ -215,7 +215,7 @@ def signal_table(outcomes: dict[str, dict[str, Any]], questions_per_step: int) -
     GRPO's update vanishes when every rollout of a group is wrong (advantages all zero), and that a positive
     sample restores it. Counts, not means: with a handful of questions the reader can check every cell."""
     lines = ["Training signal on U, summed over every step of every seed (a step updates the model only when some "
-             "group has a correct rollout or an SFT positive exists):", "",
+             "group has both correct and wrong rollouts, or an SFT positive exists):", "",
              "| method | steps with an update (grad norm > 0) | groups with no correct rollout | "
              "SFT positives trained on |", "|---|---|---|---|"]
     for arm in dict.fromkeys(o["arm"] for o in outcomes.values() if o["arm"] != "base"):
