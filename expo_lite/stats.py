@@ -40,16 +40,24 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     return float(ci.low), float(ci.high)
 
 
-def mcnemar_exact(a: Sequence[bool], b: Sequence[bool]) -> float:
-    """Two-sided exact McNemar p-value for paired 0/1 outcomes (1.0 when no question is discordant)."""
-    from scipy.stats import binomtest
-
-    _check_paired(a, b)
+def _discordant(a: Sequence[float], b: Sequence[float]) -> tuple[int, int]:
+    """For paired 0/1 outcomes: how many pairs only A got right, and how many only B."""
     only_a = sum(1 for x, y in zip(a, b, strict=True) if x and not y)
     only_b = sum(1 for x, y in zip(a, b, strict=True) if y and not x)
-    if only_a + only_b == 0:
-        return 1.0
-    return float(binomtest(only_a, only_a + only_b, 0.5).pvalue)
+    return only_a, only_b
+
+
+def _sign_test(up: int, down: int) -> float:
+    """Two-sided exact binomial test of `up` vs `down` at 1/2 (1.0 when both are 0: nothing to test)."""
+    from scipy.stats import binomtest
+
+    return 1.0 if up + down == 0 else float(binomtest(up, up + down, 0.5).pvalue)
+
+
+def mcnemar_exact(a: Sequence[bool], b: Sequence[bool]) -> float:
+    """Two-sided exact McNemar p-value for paired 0/1 outcomes (1.0 when no question is discordant)."""
+    _check_paired(a, b)
+    return _sign_test(*_discordant(a, b))
 
 
 @dataclass(frozen=True)
@@ -74,9 +82,8 @@ def paired_difference(a: Sequence[float], b: Sequence[float], *, resamples: int 
     binary = all(x in (0, 1) for x in (*a, *b))
     extra = {}
     if binary:
-        extra = {"only_a": int(sum(1 for x, y in zip(a, b, strict=True) if x and not y)),
-                 "only_b": int(sum(1 for x, y in zip(a, b, strict=True) if y and not x)),
-                 "p_value": mcnemar_exact([bool(x) for x in a], [bool(y) for y in b])}
+        only_a, only_b = _discordant(a, b)
+        extra = {"only_a": only_a, "only_b": only_b, "p_value": _sign_test(only_a, only_b)}
     return PairedDifference(float(diff.mean()), low, high, len(diff), **extra)
 
 
@@ -87,8 +94,6 @@ def paired_over_seeds(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]]
     order). The difference is the mean over seeds and questions; its interval resamples questions with all
     their seeds; p is the exact two-sided sign test over the questions whose seed-mean difference is not 0.
     For 0/1 scores, only_a / only_b count the discordant (question, seed) pairs."""
-    from scipy.stats import binomtest
-
     if len(a) != len(b) or not len(a):
         raise ValueError(f"a paired comparison over seeds needs the same seeds on both sides, got {len(a)} and {len(b)}")
     for sa, sb in zip(a, b, strict=True):
@@ -97,13 +102,12 @@ def paired_over_seeds(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]]
         raise ValueError(f"every seed must score the same questions, got {sorted({len(s) for s in a})} questions")
     diff = (np.asarray(a, dtype=float) - np.asarray(b, dtype=float)).mean(axis=0)  # per question, over seeds
     low, high = _bootstrap_mean(diff, resamples, confidence, seed)
-    up, down = int((diff > 0).sum()), int((diff < 0).sum())
-    p = 1.0 if up + down == 0 else float(binomtest(up, up + down, 0.5).pvalue)
+    p = _sign_test(int((diff > 0).sum()), int((diff < 0).sum()))
     extra = {}
     flat_a, flat_b = [x for s in a for x in s], [y for s in b for y in s]
     if all(x in (0, 1) for x in (*flat_a, *flat_b)):
-        extra = {"only_a": sum(1 for x, y in zip(flat_a, flat_b, strict=True) if x and not y),
-                 "only_b": sum(1 for x, y in zip(flat_a, flat_b, strict=True) if y and not x)}
+        only_a, only_b = _discordant(flat_a, flat_b)
+        extra = {"only_a": only_a, "only_b": only_b}
     return PairedDifference(float(diff.mean()), low, high, len(diff), p_value=p, **extra)
 
 
