@@ -127,6 +127,19 @@ class ExplainConfig(_Section):
                                              "have always been sampled with")
     max_new_tokens: int = Field(128, gt=0)
     min_reasoning_tokens: int = Field(8, ge=0)
+    reach_check: Literal["auto", "derivation", "answer_gain", "both", "off"] = Field(
+        "auto", description="How a try must show that its reasoning reaches its answer (refused as unreached): "
+                            "derivation = the answer is the result of a computation in the reasoning (formats "
+                            "whose reasoning computes: math, GSM8K, countdown); answer_gain = the reasoning raises "
+                            "the policy's log-probability of the answer by more than min_answer_gain (every "
+                            "format); auto = derivation where the format computes, answer_gain elsewhere.")
+    min_answer_gain: float = Field(0.0, description="answer_gain: nats the reasoning must add to the answer's "
+                                                    "log-probability under P(q)")
+
+    @field_validator("reach_check", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: Any) -> Any:
+        return "off" if value is False else value  # YAML 1.1 reads a bare `off` as false
     leak_phrases: list[str] = Field(
         default_factory=lambda: [
             "the given answer", "the provided answer", "we were told", "as provided", "as given",

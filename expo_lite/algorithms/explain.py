@@ -16,6 +16,14 @@ For each question we sample `num_tries` completions of P_x(q, a*) and check each
                 at all before the final answer ("1. What is the problem? 2. How to solve it yourself. 3. The
                 answer is 448000."): the answer verifies, but nothing leads to it
   too_short     fewer than min_reasoning_tokens tokens of reasoning before the final answer
+  unreached     the reasoning does not reach its answer (`explain.reach_check`): it computed something else and
+                then wrote the hinted answer ("3 * 4 = 12 ... #### 7"), a rationalisation, not an explanation.
+                Trained on under P(q) it would teach the model to write a memorised answer after unrelated work,
+                the opposite of ExPO's property (2): a positive raises the likelihood of the right answer. Two
+                tests: `derivation` (../verify/derivation.py: the answer is the result of a computation in the
+                reasoning; formats whose reasoning computes) and `answer_gain` (answer_gain.py: the reasoning
+                raises the policy's log-probability of the answer; every format, read from the scoring pass
+                below). `auto`: derivation where the format computes, answer_gain elsewhere
 
 Finding the answer, comparing it and the leak check are the task's answer format's (verify/formats/). The
 sentence that states the final answer is replaced by the format's canonical line for a* ("#### a*" or "The
@@ -39,12 +47,25 @@ from ..core.logprobs import score_completions
 from ..core.sampling import Generation, Row, decode
 from ..data.prompts import final_line, hint_prompt, standard_prompt
 from ..data.tasks import Problem
+from ..verify.derivation import reaches
 from ..verify.extraction import sentence_start
 from ..verify.formats import Context, Item, answer_format
+from .answer_gain import answer_gain, answer_tail_tokens
 
 # in the order checked
-REASONS = ("truncated", "no_answer", "wrong_answer", "leak", "early_answer", "no_reasoning", "too_short")
+REASONS = ("truncated", "no_answer", "wrong_answer", "leak", "early_answer", "no_reasoning", "too_short", "unreached")
 VALID = "ok"
+# One line each, for tables and legends (`expo-lite explain`).
+REASON_HELP = {
+    "truncated": "no end of turn within explain.max_new_tokens",
+    "no_answer": "no final answer found",
+    "wrong_answer": "the final answer is not the gold one",
+    "leak": "admits it was handed the answer",
+    "early_answer": "states the answer before reasoning to it",
+    "no_reasoning": "no computation before the answer (math, countdown)",
+    "too_short": "fewer than explain.min_reasoning_tokens tokens of reasoning",
+    "unreached": "the reasoning does not reach its answer (explain.reach_check)",
+}
 
 
 @dataclass
@@ -59,9 +80,12 @@ class Explanation:
     prompt_ids: list[int] = field(default_factory=list)  # P(q), chat-templated
     completion_ids: list[int] = field(default_factory=list)  # text + end-of-turn
     mean_logprob: float | None = None  # under P(q)
+    answer_gain: float | None = None  # nats the kept try's reasoning adds to log pi(answer | P(q)) (answer_gain.py)
     num_tokens: int = 0
     try_reasons: list[str] = field(default_factory=list)
     try_mean_logprobs: list[float | None] = field(default_factory=list)
+    try_texts: list[str] = field(default_factory=list)  # every try as sampled, refused ones too (read why)
+    try_answer_gains: list[float | None] = field(default_factory=list)  # of the tries that were scored
     rank: int = 0  # the process that wrote it (under DDP each rank explains only its own questions)
 
     def to_json(self) -> dict[str, Any]:
@@ -90,7 +114,18 @@ def check_explanation(text: str, truncated: bool, gold: str, cfg: ExplainConfig,
     reasoning = before.rstrip()
     if len(tokenizer(reasoning, add_special_tokens=False)["input_ids"]) < cfg.min_reasoning_tokens:
         return "too_short", None
+    value = form.reached_value(found.text, gold, context or {})
+    if reach_tests(cfg, fmt)[0] and value is not None and not reaches(reasoning, value):
+        return "unreached", None  # e.g. "How much Raj has now: 3 * 4 = 12." before "#### 7"
     return VALID, reasoning
+
+
+def reach_tests(cfg: ExplainConfig, fmt: str) -> tuple[bool, bool]:
+    """(derivation, answer_gain): which tests of `explain.reach_check` apply to tries in answer format `fmt`."""
+    mode = cfg.reach_check
+    if mode == "auto":
+        mode = "derivation" if answer_format(fmt).shows_work else "answer_gain"
+    return mode in ("derivation", "both"), mode in ("answer_gain", "both")
 
 
 _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -155,35 +190,72 @@ def explain(model: Any, tokenizer: Any, problems: list[Problem], fmt: str, cfg: 
     return records
 
 
+@dataclass(frozen=True)
+class _Candidate:
+    """A try that passed the text checks, waiting for the scoring pass."""
+
+    record: int
+    attempt: int
+    prompt_ids: list[int]
+    completion_ids: list[int]
+    text: str
+    stated: str  # the answer its final line states
+    tail: int | None  # tokens of the answer and the rest of its line (answer_gain.py)
+
+
 def judge(model: Any, tokenizer: Any, problems: list[Problem], samples: list[list[Generation]], fmt: str,
           cfg: ExplainConfig, prompts: PromptConfig) -> list[Explanation]:
-    """Check every sampled try, score the valid ones under P(q), keep the most likely one per question."""
-    records, candidates = [], []  # candidates: (record index, try index, prompt ids, completion ids, text)
+    """Check every sampled try; score the ones that pass under P(q) (with each question's answer line alone, for
+    the answer gain), refuse those whose reasoning does not raise the answer's likelihood when that test is on,
+    and keep the most likely of the rest per question."""
+    form = answer_format(fmt)
+    records, candidates = [], []
     for i, (problem, tries) in enumerate(zip(problems, samples, strict=True)):
         p_ids = tokenizer(standard_prompt(tokenizer, problem.question, fmt, prompts), add_special_tokens=False)["input_ids"]
         rec = Explanation(problem.id, problem.question, problem.answer, problem.level, False, "", prompt_ids=p_ids)
+        context = problem.verify_context()
         for j, gen in enumerate(tries):
-            context = problem.verify_context()
             verdict, reasoning = check_explanation(gen.text, gen.truncated, problem.answer, cfg, tokenizer, fmt, context)
             rec.try_reasons.append(verdict)
             rec.try_mean_logprobs.append(None)
+            rec.try_answer_gains.append(None)
+            rec.try_texts.append(gen.text)
             if verdict == VALID:
-                stated = answer_format(fmt).target_answer(answer_format(fmt).found_answer(gen.text, context) or "",
-                                                          problem.answer)
+                stated = form.target_answer(form.found_answer(gen.text, context) or "", problem.answer)
                 text = normalised_target(reasoning or "", stated, fmt)
-                candidates.append((i, j, p_ids, completion_ids_for(tokenizer, text), text))
+                candidates.append(_Candidate(i, j, p_ids, completion_ids_for(tokenizer, text), text, stated,
+                                             answer_tail_tokens(tokenizer, text, stated)))
         records.append(rec)
     if candidates:
-        scores = score_completions(model, [c[2] for c in candidates], [c[3] for c in candidates], tokenizer.pad_token_id)
-        for (i, j, _, c_ids, text), score in zip(candidates, scores, strict=True):
-            rec = records[i]
-            rec.try_mean_logprobs[j] = score.mean_logprob
-            if rec.mean_logprob is None or score.mean_logprob > rec.mean_logprob:
-                rec.valid, rec.text, rec.completion_ids = True, text, c_ids
-                rec.mean_logprob, rec.num_tokens = score.mean_logprob, len(c_ids)
+        _score_and_keep(model, tokenizer, records, candidates, fmt, reach_tests(cfg, fmt)[1], cfg.min_answer_gain)
     for rec in records:
         rec.reason = VALID if rec.valid else _furthest(rec.try_reasons)
     return records
+
+
+def _score_and_keep(model: Any, tokenizer: Any, records: list[Explanation], candidates: list[_Candidate], fmt: str,
+                    gain_test: bool, min_gain: float) -> None:
+    """One scoring pass: every candidate under P(q), and per (question, stated answer) the answer line alone."""
+    rows = [(c.prompt_ids, c.completion_ids, c.tail) for c in candidates]
+    alone: dict[tuple[int, str], int] = {}  # (record, stated answer) -> its row
+    for c in candidates:
+        if (c.record, c.stated) not in alone:
+            line = final_line(c.stated, fmt)
+            alone[(c.record, c.stated)] = len(rows)
+            rows.append((c.prompt_ids, completion_ids_for(tokenizer, line), answer_tail_tokens(tokenizer, line, c.stated)))
+    scores = score_completions(model, [r[0] for r in rows], [r[1] for r in rows], tokenizer.pad_token_id,
+                               tail_tokens=[r[2] or 0 for r in rows])
+    for c, score in zip(candidates, scores[: len(candidates)], strict=True):
+        rec, baseline_row = records[c.record], alone[(c.record, c.stated)]
+        gain = answer_gain(score.tail_logprob if c.tail else None,
+                           scores[baseline_row].tail_logprob if rows[baseline_row][2] else None)
+        rec.try_mean_logprobs[c.attempt], rec.try_answer_gains[c.attempt] = score.mean_logprob, gain
+        if gain_test and gain is not None and gain <= min_gain:
+            rec.try_reasons[c.attempt] = "unreached"  # the reasoning does not make its answer likelier
+            continue
+        if rec.mean_logprob is None or score.mean_logprob > rec.mean_logprob:
+            rec.valid, rec.text, rec.completion_ids = True, c.text, c.completion_ids
+            rec.mean_logprob, rec.num_tokens, rec.answer_gain = score.mean_logprob, len(c.completion_ids), gain
 
 
 def _furthest(reasons: list[str]) -> str:

@@ -39,7 +39,7 @@ from ..core.logprobs import unwrap
 from ..core.sampling import Generation, Row, eos_ids, joint_compatible, joint_generate
 from ..data.tasks import Problem
 from ..verify.formats import answer_format
-from .explain import Explanation, explain, explanation_rows, group_tries, judge
+from .explain import REASONS, Explanation, explain, explanation_rows, group_tries, judge
 from .positives import Positives, expert_targets, groups_to_explain, split_for_accumulation, valid_targets
 from .schedules import beta_at
 from .sft import collate, nll_sum
@@ -291,9 +291,9 @@ class ExPGRPOTrainer(GRPOTrainer):
         # explain_on unsolved: which groups are unsolved is known only after the rollouts are scored. Riding
         # along costs ~1/G more decode every step; a call of its own costs nothing when all groups are solved
         # and a whole decode (a full pass of latency-bound steps) when some are not. So: ride along while the
-        # previous generation batch had an unsolved group. Measured on CPU (benchmarks/step_time.py, G=4 / G=8,
-        # step time vs GRPO): all groups solved 0.99x / 0.94x (riding along: 1.15x / 0.96x); none solved
-        # 1.10x / 1.04x (a second call: 1.25x / 1.19x). Not measured on a GPU.
+        # previous generation batch had an unsolved group. Measured on CPU (benchmarks/step_time.py, G=4, step time
+        # vs GRPO, positives trained at every explained step): all groups solved 0.94x (riding along: 1.10x); none
+        # solved 1.20x (a second call: 1.43x). Not measured on a GPU.
         return self._previous_batch_unsolved
 
     @contextmanager
@@ -371,10 +371,13 @@ class ExPGRPOTrainer(GRPOTrainer):
         metrics["expo/positive_tokens"].append(self._positives.tokens / max(positives, 1))
         metrics["expo/sft_beta"].append(self.current_sft_beta())
         if explaining:
-            tried = self._gather_sum(len(records))
-            metrics["expo/explained"].append(float(tried))
+            tried, valid, *refused = self._gather_sums([len(records), sum(r.valid for r in records)] + [
+                sum(t == reason for r in records for t in r.try_reasons) for reason in REASONS])
+            metrics["expo/explained"].append(tried)
             if tried:
-                metrics["expo/explain_valid_rate"].append(self._gather_sum(sum(r.valid for r in records)) / tried)
+                metrics["expo/explain_valid_rate"].append(valid / tried)
+            for reason, count in zip(REASONS, refused, strict=True):  # tries each check refused (explain.py)
+                metrics[f"expo/refused/{reason}"].append(count)
 
     def _log_all_wrong(self, solved: list[bool]) -> None:
         """The fraction of this batch's groups with no correct rollout (every rank's groups)."""
@@ -386,10 +389,14 @@ class ExPGRPOTrainer(GRPOTrainer):
         return distributed.gather(records)
 
     def _gather_sum(self, value: float) -> float:
+        return self._gather_sums([value])[0]
+
+    def _gather_sums(self, values: list[float]) -> list[float]:
+        """Each value summed over every process (one collective for all of them)."""
         if self.accelerator.num_processes == 1:
-            return float(value)
-        t = torch.tensor([float(value)], device=self.accelerator.device)
-        return float(self.accelerator.reduce(t, reduction="sum").item())
+            return [float(v) for v in values]
+        t = torch.tensor([float(v) for v in values], device=self.accelerator.device)
+        return [float(x) for x in self.accelerator.reduce(t, reduction="sum").tolist()]
 
     # ------------------------------------------------------------------ loss
 

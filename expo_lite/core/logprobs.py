@@ -32,6 +32,7 @@ SCORING_TOKENS_PER_FORWARD = 4096  # prompt + completion tokens per no-grad scor
 class SequenceScore:
     sum_logprob: float
     num_tokens: int
+    tail_logprob: float | None = None  # summed over the last `tail_tokens` completion tokens, when asked for
 
     @property
     def mean_logprob(self) -> float:
@@ -136,9 +137,12 @@ def score_completions(
     pad_id: int,
     tokens_per_forward: int = SCORING_TOKENS_PER_FORWARD,
     block: int = LOGIT_BLOCK_TOKENS,
+    tail_tokens: list[int] | None = None,
 ) -> list[SequenceScore]:
-    """Sum and count of log-probs of each completion's tokens under its prompt (no gradients). Rows are
-    scored longest first in forwards of at most `tokens_per_forward` padded tokens (at least one row)."""
+    """Sum and count of log-probs of each completion's tokens under its prompt (no gradients), and with
+    `tail_tokens` the sum over each completion's last that-many tokens too (the answer-gain test reads the
+    answer's share of the same pass). Rows are scored longest first in forwards of at most
+    `tokens_per_forward` padded tokens (at least one row)."""
     from .sampling import inference_mode
 
     device = next(model.parameters()).device
@@ -156,6 +160,8 @@ def score_completions(
             offset = 0
             for i in chunk:  # masked_logprobs flattens row by row, in row order
                 n = len(completion_ids[i])
-                scores[i] = SequenceScore(float(lp[offset : offset + n].sum()), n)
+                row = lp[offset : offset + n]
+                tail = float(row[n - min(tail_tokens[i], n) :].sum()) if tail_tokens is not None else None
+                scores[i] = SequenceScore(float(row.sum()), n, tail)
                 offset += n
     return [scores[i] for i in range(len(prompt_ids))]

@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from ..algorithms.explain import REASONS, Explanation, explain
+from ..algorithms.explain import REASON_HELP, REASONS, Explanation, explain
 from ..algorithms.positives import expert_targets
 from ..config import ExpoConfig, PromptConfig
 from ..core.logprobs import SequenceScore, score_completions
@@ -42,6 +42,8 @@ def summarize(records: list[Explanation], experts: list[SequenceScore | None]) -
             "valid": sum(r.valid for r in rs),
             "valid_rate": sum(r.valid for r in rs) / len(rs),
             "reasons": dict(Counter(r.reason for r in rs if not r.valid)),
+            "tries": sum(len(r.try_reasons) for r in rs),
+            "try_reasons": dict(Counter(t for r in rs for t in r.try_reasons if t in REASONS)),
         }
         for level, rs in sorted(by_level.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))
     }
@@ -49,11 +51,13 @@ def summarize(records: list[Explanation], experts: list[SequenceScore | None]) -
     expert_nll = [e.nll for e in experts if e is not None]
     paired = [(-r.mean_logprob, e.nll) for r, e in zip(records, experts, strict=True) if r.valid and e is not None]
     mean_self, mean_expert = _mean(self_nll), _mean(expert_nll)
+    gains = [r.answer_gain for r in records if r.valid and r.answer_gain is not None]
     return {
         "questions": len(records),
         "valid": sum(r.valid for r in records),
         "valid_rate": sum(r.valid for r in records) / max(len(records), 1),
         "reasons": {reason: sum(r.reason == reason for r in records) for reason in REASONS},
+        "tries": sum(len(r.try_reasons) for r in records),
         "try_reasons": dict(Counter(t for r in records for t in r.try_reasons)),
         "by_level": levels,
         "nll_self_explanation": mean_self,
@@ -61,32 +65,52 @@ def summarize(records: list[Explanation], experts: list[SequenceScore | None]) -
         "nll_ratio_expert_over_self": (mean_expert / mean_self) if mean_self and mean_expert is not None else None,
         "paired_questions": len(paired),
         "paired_nll_ratio": (_mean([e for _, e in paired]) / _mean([s for s, _ in paired])) if paired else None,
+        # property (2): nats the kept tries' reasoning adds to log pi(answer | P(q)) (algorithms/answer_gain.py)
+        "answer_gain_self": _mean(gains),
     }
 
 
 def render_summary(summary: dict[str, Any], console: Any) -> None:
+    """The summary as two tables that read the same on a terminal, in a notebook and piped (80 columns): one
+    column per level, one row per check (the tries it refused), the reasons spelled out below."""
     from rich.table import Table
 
-    table = Table(title="Self-explanations by level")
-    for col in ("level", "questions", "valid", "valid rate", *REASONS):
-        table.add_column(col, justify="right")
-    for level, row in summary["by_level"].items():
-        table.add_row(level, str(row["questions"]), str(row["valid"]), f"{row['valid_rate']:.0%}",
-                      *(str(row["reasons"].get(r, 0)) for r in REASONS))
-    table.add_row("all", str(summary["questions"]), str(summary["valid"]), f"{summary['valid_rate']:.0%}",
-                  *(str(summary["reasons"][r]) for r in REASONS), style="bold")
+    columns = [(f"level {level}" if level != "None" else "none", row) for level, row in summary["by_level"].items()]
+    if len(columns) > 1 or not columns:
+        columns.append(("all", summary))
+    # no rules, two spaces between columns: five levels, "none" and "all" fit 80 columns with every label whole
+    table = Table(title="Self-explanations", title_justify="left", box=None, pad_edge=False, padding=(0, 0, 0, 2),
+                  header_style="bold")
+    table.add_column("", no_wrap=True)
+    for name, _ in columns:
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_row("questions", *(str(row["questions"]) for _, row in columns))
+    table.add_row("valid", *(str(row["valid"]) for _, row in columns))
+    table.add_row("valid rate", *(f"{row['valid_rate']:.0%}" for _, row in columns))
+    table.add_row("tries", *(str(row["tries"]) for _, row in columns))
+    table.add_row("refused by", *([""] * len(columns)))
+    for reason in REASONS:
+        table.add_row(f"  {reason}", *(str(row["try_reasons"].get(reason, 0)) for _, row in columns))
     console.print(table)
-    nll = Table(title="Mean NLL per token under P(q) (the paper saw expert ≈ 2x self-explanation)")
-    nll.add_column("self-explanations", justify="right")
-    nll.add_column("expert solutions", justify="right")
-    nll.add_column("ratio expert/self", justify="right")
-    nll.add_column(f"paired ratio ({summary['paired_questions']} q)", justify="right")
+    console.print("Each try is refused by the first check it fails, in the order above:")
+    for reason in REASONS:
+        console.print(f"  {reason:<13} {REASON_HELP[reason]}")
+    console.print()
+    # ExPO's two properties of a positive: (1) likely under the policy, (2) raises the likelihood of the answer
+    nll = Table(title="Under P(q): (1) likelihood, (2) answer gain", title_justify="left", box=None, pad_edge=False,
+                padding=(0, 0, 0, 2), show_header=False)
+    nll.add_column("")
+    nll.add_column("", justify="right")
 
     def fmt(x: float | None, spec: str = ".3f") -> str:
         return "n/a" if x is None else format(x, spec)
 
-    nll.add_row(fmt(summary["nll_self_explanation"]), fmt(summary["nll_expert"]),
-                fmt(summary["nll_ratio_expert_over_self"], ".2f"), fmt(summary["paired_nll_ratio"], ".2f"))
+    nll.add_row("mean NLL per token, self-explanations", fmt(summary["nll_self_explanation"]))
+    nll.add_row("mean NLL per token, expert solutions", fmt(summary["nll_expert"]))
+    nll.add_row("ratio expert/self (the paper: ≈ 2)", fmt(summary["nll_ratio_expert_over_self"], ".2f"))
+    nll.add_row(f"paired ratio ({summary['paired_questions']} questions)", fmt(summary["paired_nll_ratio"], ".2f"))
+    gain = summary["answer_gain_self"]
+    nll.add_row("answer gain of the kept self-explanations", "n/a" if gain is None else f"{gain:+.2f} nats")
     console.print(nll)
 
 

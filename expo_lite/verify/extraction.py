@@ -174,7 +174,7 @@ def _plain_value(clause: str) -> str | None:
         return named.group(1).strip()
     if clause.count("=") == 1 and "\\" not in clause:
         lhs, rhs = (side.strip() for side in clause.split("="))
-        left, right = _arithmetic(lhs), _arithmetic(rhs)
+        left, right = arithmetic_value(lhs), arithmetic_value(rhs)
         if left is not None and right is not None:
             return rhs if left == right else None  # "5 = 4" is no answer at all
     return clause or None
@@ -222,7 +222,7 @@ def sentence_start(text: str, index: int) -> int:
 _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
 
 
-def _arithmetic(expr: str) -> Fraction | None:
+def arithmetic_value(expr: str) -> Fraction | None:
     """Exact value of plain arithmetic (numbers, + - * / x, parentheses), or None; short inputs only."""
     expr = re.sub(r"(?<=\d)\s*[x×]\s*(?=\d)", "*", expr).replace("÷", "/").replace(",", "").replace("$", "")
     if len(expr) > 80 or not re.fullmatch(r"[\d\s.+\-*/()]+", expr):

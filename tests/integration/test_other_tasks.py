@@ -36,10 +36,14 @@ def test_exp_grpo_on_countdown_through_expo_lite_train(embedded_model, tmp_path)
 
 @pytest.mark.slow
 def test_offline_exp_dpo_on_countdown_through_expo_lite_train(embedded_model, tmp_path):
+    """The pairs' mechanics on countdown. The 135M model writes no countdown explanation whose work reaches the
+    target (read one by one: "2 + 7 (the answer is 7) / 2 * 4 ... The final answer is $\\boxed{7 - (4 - 2)}$"),
+    so the reach check would leave no chosen side at all; it is switched off here, and its refusals are tested in
+    tests/unit/algorithms/test_reach_checks.py."""
     result = runner.invoke(app, [
         "train", "countdown", "--no-tui", "--set", "algo.name=exp_dpo", "--set", "task.levels=[1]",
         "--set", "task.num_problems=8", "--set", "algo.num_generations=2", "--set", "train.max_completion_length=48",
-        "--set", "explain.num_tries=4", "--set", "explain.max_new_tokens=128",
+        "--set", "explain.num_tries=4", "--set", "explain.max_new_tokens=128", "--set", "explain.reach_check=off",
         "--set", "train.per_device_train_batch_size=2", "--set", f"train.output_dir={tmp_path}",
     ])
     assert result.exit_code == 0, result.output

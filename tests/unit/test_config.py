@@ -169,3 +169,14 @@ def test_the_recipes_state_the_grpo_objective():
             continue
         for key in ("loss_type", "kl_beta", "epsilon", "epsilon_high", "scale_rewards", "mask_truncated_completions"):
             assert key in algo, (path.name, key)
+
+
+def test_a_bare_off_in_yaml_turns_the_reach_check_off(tmp_path):
+    """YAML 1.1 reads `off` as false; `reach_check: off` still means the setting named off, and a wrong value
+    is refused naming the choices."""
+    path = tmp_path / "c.yaml"
+    path.write_text("explain:\n  reach_check: off\n")
+    assert load_config(path).explain.reach_check == "off"
+    assert load_config(None, ["explain.reach_check=off"]).explain.reach_check == "off"
+    with pytest.raises(ConfigError, match="explain.reach_check.*'derivation'"):
+        load_config(None, ["explain.reach_check=derive"])

@@ -68,11 +68,17 @@ class AnswerFormat:
     def final_line(self, answer: str) -> str:
         raise NotImplementedError
 
+    def reached_value(self, found: str, gold: str, context: Context) -> str | None:
+        """What reasoning toward the verified answer `found` (of a row with gold answer `gold`) must compute to
+        reach it (the `derivation` test, ../derivation.py), or None in formats whose reasoning does not compute
+        (prose: choice, exact)."""
+        return None
+
     def leaks(self, text: str, phrases: Sequence[str]) -> bool:
         """The explanation says it was given the answer. Phrases, not the answer itself: a gold answer such as a
         single letter or a small number appears in honest reasoning all the time."""
-        lowered = text.lower()
-        return any(p.lower() in lowered for p in phrases)
+        lowered = text.lower()  # whole words: "as given" is not in "Mara was given three times as many"
+        return any(re.search(rf"(?<!\w){re.escape(p.lower())}(?!\w)", lowered) for p in phrases if p.strip())
 
     # ---- built on the above
 

@@ -103,6 +103,9 @@ class Countdown(AnswerFormat):
                 return Found(m.start(), clause)
         return None
 
+    def reached_value(self, found: str, gold: str, context: Context) -> str | None:
+        return str(context["target"]) if "target" in context else None  # the work must arrive at the target
+
     def judge_many(self, items: Sequence[Item]) -> list[bool]:
         return [i.answer is not None and "numbers" in i.context and "target" in i.context
                 and reaches(i.answer, i.context["numbers"], int(i.context["target"])) for i in items]

@@ -45,6 +45,9 @@ class _MathFormat(AnswerFormat):
         found = find_final_answer(text)
         return Found(found.start, found.text) if found else None
 
+    def reached_value(self, found: str, gold: str, context: Context) -> str | None:
+        return gold  # found verified equal to it; the gold is written cleanly ("6" where found reads "6.]")
+
     def judge_many(self, items: Sequence[Item]) -> list[bool]:
         return answers_match_many([(listed_gold(i.gold, i.context), i.answer) for i in items])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import torch
@@ -38,9 +39,12 @@ def tokenizer():
         ("3 + 4 = 8 because we add the two counts together.\n#### 8", False, "wrong_answer"),
         ("Using the given answer, 3 + 4 = 7 once the counts are added.\n#### 7", False, "leak"),
         ("As provided, 3 + 4 = 7 once the counts are added.\n#### 7", False, "leak"),
+        ("Mara was given 3 more, and 3 + 4 = 7 once the counts are added.\n#### 7", False, "ok"),  # not "as given"
         ("#### 7", False, "no_reasoning"),
         ("7.\n#### 7", False, "no_reasoning"),
         ("4=7\n#### 7", False, "too_short"),
+        ("3 * 4 = 12 because we multiply the two counts together.\n#### 7", False, "unreached"),
+        ("3 * 4 = 12 because we multiply the two counts, and he has 7.\n#### 7", False, "unreached"),
     ],
 )
 def test_each_validity_check_triggers_its_reason(tokenizer, text, truncated, expected):
@@ -58,7 +62,7 @@ def test_each_validity_check_triggers_its_reason(tokenizer, text, truncated, exp
     ("Natalia sold 48/2 = 24 clips in May, so she sold 48 + 24 clips in April and May together.\n#### 72",
      "hash", "72", {}, "ok"),
     ("In May she sold half of 48, that is 24 more clips, and 48 + 24 makes the total.\n#### 72", "hash", "72", {}, "ok"),
-    ("We need the fraction of the cake that is left after the party: it is $\\frac{3}{4}$ of the cake.\n"
+    ("We need the fraction of the cake that is left after the party: $1 - \\frac{1}{4} = \\frac{3}{4}$ of the cake.\n"
      "The final answer is $\\boxed{\\frac{3}{4}}$.", "boxed", "\\frac{3}{4}", {}, "ok"),
     ("We should think carefully about which numbers to combine and in what order.\nThe final answer is "
      "$\\boxed{9 + 8}$.", "countdown", "9 + 8", {"numbers": [9, 8], "target": 17}, "no_reasoning"),
@@ -184,13 +188,36 @@ def test_an_explanation_reaching_another_solution_is_valid_and_trained_on_with_i
     model, tok = load_tiny(tiny_llama)
     problem = Problem("c1", "Using the numbers 2, 3, 5 and 7, write an expression that equals 54.", "(3 + 5) * 7 - 2",
                       level=3, context={"numbers": [2, 3, 5, 7], "target": 54})
-    other = "Seven times eight is 56 and 8 is 5 + 3; minus 2 gives 54.\nThe final answer is $\\boxed{7 \\times (5 + 3) - 2}$."
-    wrong = "Seven times eight is 56, minus 2 gives 54.\nThe final answer is $\\boxed{7 \\times 8 - 2}$."
+    other = "8 is 5 + 3, and 7 times 8 is 56; 56 minus 2 gives 54.\nThe final answer is $\\boxed{7 \\times (5 + 3) - 2}$."
+    wrong = "7 times 8 is 56, and 56 minus 2 gives 54.\nThe final answer is $\\boxed{7 \\times 8 - 2}$."
     samples = [[Generation([], [], other, False), Generation([], [], wrong, False)]]
     (record,) = judge(model, tok, [problem], samples, "countdown", ExplainConfig(min_reasoning_tokens=5, num_tries=2), PROMPTS)
     assert record.valid and record.try_reasons == ["ok", "wrong_answer"]
     assert record.text.endswith("The final answer is $\\boxed{7 * (5 + 3) - 2}$.") and "(3 + 5) * 7 - 2" not in record.text
     assert user_text(problem.question, "countdown", PROMPTS).endswith("in \\boxed{}.")
+
+
+def test_the_explain_tables_read_whole_at_80_columns_and_piped():
+    """`expo-lite explain | less`, a narrow terminal, a notebook: every header and reason whole, nothing cut to "…"."""
+    import io
+
+    from rich.console import Console
+
+    from expo_lite.tools.diagnostics import render_summary
+
+    records = [Explanation(str(i), "q", "1", level, i % 2 == 0, "ok" if i % 2 == 0 else REASONS[i % len(REASONS)],
+                           mean_logprob=-1.0 if i % 2 == 0 else None, answer_gain=2.0 if i % 2 == 0 else None,
+                           try_reasons=[REASONS[i % len(REASONS)], "ok" if i % 2 == 0 else "truncated"])
+               for i, level in enumerate([1, 1, 2, 2, 3, 3, 4, 4, 5, 5, None, 1])]
+    out = io.StringIO()
+    render_summary(summarize(records, [SequenceScore(-12.0, 10)] * len(records)), Console(file=out, width=80))
+    text = out.getvalue()
+    assert "…" not in text and max(len(line) for line in text.splitlines()) <= 80
+    for reason in REASONS:
+        assert len(re.findall(rf"^  {reason} ", text, re.MULTILINE)) == 2  # its row, and its line in the legend
+    for column in ("level 1", "level 5", "none", "all", "refused by"):
+        assert column in text
+    assert "+2.00 nats" in text and "1.20" in text  # answer gain of the kept ones; NLL ratio expert/self
 
 
 def test_summary_counts_and_nll_ratio():
@@ -201,7 +228,8 @@ def test_summary_counts_and_nll_ratio():
     experts = [SequenceScore(-6.0, 2), SequenceScore(-4.0, 2), None, SequenceScore(-1.0, 1)]
     s = summarize(records, experts)
     assert s["valid"] == 2 and s["valid_rate"] == 0.5
-    assert s["by_level"]["1"] == {"questions": 2, "valid": 1, "valid_rate": 0.5, "reasons": {"wrong_answer": 1}}
+    assert s["by_level"]["1"] == {"questions": 2, "valid": 1, "valid_rate": 0.5, "reasons": {"wrong_answer": 1},
+                                  "tries": 0, "try_reasons": {}}
     assert s["reasons"] == {r: int(r in ("wrong_answer", "leak")) for r in REASONS}
     assert s["nll_self_explanation"] == pytest.approx(1.5)
     assert s["nll_expert"] == pytest.approx((3 + 2 + 1) / 3)
@@ -237,4 +265,4 @@ def test_explain_command_writes_records_and_summary(embedded_model, tmp_path):
     assert len(lines) == 2 and all(json.loads(line)["problem_id"].startswith("arith-") for line in lines)
     summary = json.loads((tmp_path / "ex" / "explain_summary.json").read_text())
     assert summary["questions"] == 2 and summary["nll_expert"] > 0
-    assert "Mean NLL per token" in result.output and "Self-explanations by level" in result.output
+    assert "mean NLL per token, self-explanations" in result.output and "  unreached " in result.output
