@@ -2,9 +2,17 @@
 
 Exact by construction: every rollout and every explanation try decodes exactly --length tokens (EOS is
 suppressed for all rows), so RNG-dependent stopping cannot move the ratio; rewards are fixed (all groups
-solved, or none), so what ExPO does each step is fixed too. Variants run round-robin, --repeats short
-trainings of --steps steps each; the first step of each training is warm-up and dropped; the median step
-time and the spread (min-max) over the rest are printed.
+solved, or none), so what ExPO does each step is fixed too; and every explanation try is *made* valid (the
+validity checks are replaced by "valid", benchmark only), so each explained question trains a positive of
+--length tokens plus its final line: the SFT term's forward and backward are always in the measured step, as
+they are whenever a real try passes. (Left to the checks, every try of a fixed-length decode is truncated,
+no positive is ever trained, and "ExP" would time only the extra decode rows.) The scoring pass that ranks
+tries and measures their answer gain runs on every try, as for real valid ones.
+
+Variants run round-robin, --repeats short trainings of --steps steps each; the first step of each training is
+warm-up and dropped. Per variant: the median step time and its min-max; per ExP variant, the ratio to GRPO's
+median within each round of the round-robin (so a slower period of the machine hits both), as the median and
+min-max over rounds; and the positives trained per step (`expo/positives`), which must be > 0 at every step.
 
 Variants (G rollouts for each of 2 questions per step, 1 explanation try per question):
   GRPO                        plain TRL (positive_source none)
@@ -30,6 +38,7 @@ import time
 
 import torch
 
+import expo_lite.algorithms.explain as explain_module
 import expo_lite.core.sampling as sampling
 from expo_lite.algorithms.grpo import ExPGRPOConfig, ExPGRPOTrainer
 from expo_lite.config import ExplainConfig, load_config
@@ -54,6 +63,14 @@ def _no_early_eos(self, input_ids, scores):
 sampling.RowSampling.__call__ = _no_early_eos
 
 
+def _every_try_valid(text, truncated, gold, cfg, tokenizer, fmt="boxed", context=None):
+    """Benchmark only: every try passes the checks, its whole text the reasoning (fixed-length positives)."""
+    return explain_module.VALID, text
+
+
+explain_module.check_explanation = _every_try_valid
+
+
 def all_solved(completions, **_):
     return [1.0] * len(completions)
 
@@ -73,7 +90,8 @@ VARIANTS = {  # name -> (positive source, explain_on, explain.sampling, reward)
 }
 
 
-def train_once(model, tok, data, G: int, variant: str, steps: int, length: int) -> list[float]:
+def train_once(model, tok, data, G: int, variant: str, steps: int, length: int) -> tuple[list[float], list[float]]:
+    """(step times, positives trained per step), the first (warm-up) step dropped from both."""
     source, explain_on, mode, reward = VARIANTS[variant]
     with tempfile.TemporaryDirectory() as out:
         args = ExPGRPOConfig(
@@ -92,7 +110,8 @@ def train_once(model, tok, data, G: int, variant: str, steps: int, length: int) 
                                                               sampling=mode))
         trainer.train()
     times = [h["step_time"] for h in trainer.state.log_history if "step_time" in h]
-    return times[1:]  # the first step is warm-up
+    positives = [h.get("expo/positives", 0.0) for h in trainer.state.log_history if "step_time" in h]
+    return times[1:], positives[1:]  # the first step is warm-up
 
 
 def main() -> None:
@@ -100,7 +119,7 @@ def main() -> None:
     parser.add_argument("--groups", type=int, nargs="+", default=[4, 8])
     parser.add_argument("--length", type=int, default=48, help="tokens per rollout and per explanation try")
     parser.add_argument("--steps", type=int, default=3, help="steps per training (the first is dropped)")
-    parser.add_argument("--repeats", type=int, default=2, help="trainings per variant, round-robin")
+    parser.add_argument("--repeats", type=int, default=3, help="trainings per variant, round-robin")
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS))
     parser.add_argument("--quick", action="store_true", help="G=4 only, 2 repeats, the variants of the JSON line")
     parser.add_argument("--json", action="store_true")
@@ -111,12 +130,14 @@ def main() -> None:
 
     cfg = load_config("demo")
     models = {}
-    results: dict[int, dict[str, list[float]]] = {}
+    results: dict[int, dict[str, list[list[float]]]] = {}  # G -> variant -> step times of each round
+    positives: dict[int, dict[str, list[float]]] = {}
     print(f"embedded SmolLM2-135M, {torch.get_num_threads()} threads, 2 questions x G rollouts x {args.length} tokens, "
-          f"1 explanation try x {args.length} tokens, EOS suppressed; {args.repeats} trainings x {args.steps} steps "
-          f"per variant, round-robin, first step of each dropped\n", flush=True)
+          f"1 explanation try x {args.length} tokens (every try made valid), EOS suppressed; {args.repeats} trainings x "
+          f"{args.steps} steps per variant, round-robin, first step of each dropped\n", flush=True)
     for G in args.groups:
         results[G] = {v: [] for v in args.variants}
+        positives[G] = {v: [] for v in args.variants}
         for _ in range(args.repeats):
             for variant in args.variants:
                 if variant not in models:
@@ -125,17 +146,27 @@ def main() -> None:
                 model, tok = models[variant]
                 data, _ = build_prompt_dataset(load_task(cfg.task).problems, "hash", cfg.prompt, cfg.train.max_prompt_length, tok)
                 start = time.perf_counter()
-                results[G][variant] += train_once(model, tok, data, G, variant, args.steps, args.length)
-                print(f"G={G} {variant}: {time.perf_counter() - start:.0f}s", flush=True)
+                times, trained = train_once(model, tok, data, G, variant, args.steps, args.length)
+                results[G][variant].append(times)
+                positives[G][variant] += trained
+                print(f"G={G} {variant}: {time.perf_counter() - start:.0f}s, positives per step {trained}", flush=True)
 
-    print("\n| G | variant | s/step (median) | min-max | vs GRPO | floor 1 + 1/G |\n|---|---|---|---|---|---|")
+    print("\n| G | variant | s/step (median) | min-max | vs GRPO: median of rounds | min-max of rounds | positives/step "
+          "| floor 1 + 1/G |\n|---|---|---|---|---|---|---|---|")
     ratios: dict[str, float] = {}
     for G, by_variant in results.items():
-        base = statistics.median(by_variant["GRPO"])
-        for variant, times in by_variant.items():
-            med = statistics.median(times)
-            ratios[f"{G}/{variant}"] = med / base
-            print(f"| {G} | {variant} | {med:.1f} | {min(times):.1f}-{max(times):.1f} | {med / base:.2f}x | {1 + 1 / G:.2f} |")
+        base_rounds = [statistics.median(r) for r in by_variant["GRPO"]]
+        for variant, rounds in by_variant.items():
+            times = [t for r in rounds for t in r]
+            per_round = [statistics.median(r) / b for r, b in zip(rounds, base_rounds, strict=True)]
+            ratios[f"{G}/{variant}"] = statistics.median(per_round)
+            trained = positives[G][variant]
+            shown = "-" if variant == "GRPO" else f"{min(trained):.0f}-{max(trained):.0f}"
+            print(f"| {G} | {variant} | {statistics.median(times):.1f} | {min(times):.1f}-{max(times):.1f} | "
+                  f"{statistics.median(per_round):.2f}x | {min(per_round):.2f}-{max(per_round):.2f}x | {shown} | "
+                  f"{1 + 1 / G:.2f} |")
+            if variant != "GRPO" and VARIANTS[variant][3] is none_solved and min(trained) == 0:
+                print(f"  !! {variant}: a step trained no positive; its time leaves out the SFT term")
     if args.json:
         print(json.dumps({"ratio_g4_all": ratios.get("4/ExP all"), "ratio_g8_all": ratios.get("8/ExP all"),
                           "ratio_g4_unsolved_all_solved": ratios.get("4/ExP unsolved, all solved"),
