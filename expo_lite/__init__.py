@@ -12,7 +12,7 @@ pyproject.toml):
     models/                       loading (Unsloth | transformers + peft), the embedded model, precision
     data/                         tasks and the prompts P(q), P_x(q, a*)
     verify/                       final-answer extraction and math-verify
-    config, io, progress, quiet, stats    the foundation every layer may use
+    config, interrupts, io, progress, quiet, stats    the foundation every layer may use
 
 Everything a notebook needs is importable from here (`from expo_lite import load_model, ExPGRPOTrainer`).
 Heavy modules (torch, transformers, trl, unsloth) are imported lazily, on first use of a name, so

@@ -6,7 +6,6 @@ memory, 5 the run directory cannot be written (disk full, read-only), 130 interr
 
 from __future__ import annotations
 
-import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from . import interrupts
 from .config import ConfigError, load_config
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="ExPO (self-explanation RL) on one GPU.")
@@ -27,11 +27,10 @@ def _every_command(
     verbose: Annotated[bool, typer.Option("--verbose", help="Show every third-party message and progress bar.")] = False,
 ) -> None:
     """ExPO (self-explanation RL) on one GPU."""
-    # Ctrl-C must always reach us. A process started in the background of a non-interactive shell (`cmd &`
-    # in a script, CI runners, some IDEs and job tools) inherits SIGINT *ignored*, and Python then never
-    # installs its KeyboardInterrupt handler: a Ctrl-C or `kill -INT` was silently lost and training ran to
-    # the end. Every command of ours saves what it has and exits 130 on SIGINT, so we take it back.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    # Ctrl-C must always reach us, in every phase: every command of ours saves what it has and exits 130 on
+    # SIGINT. A process may inherit SIGINT ignored (`cmd &` in a script, CI runners) or blocked, and a
+    # KeyboardInterrupt raised inside a finalizer is dropped; interrupts.py takes all three back.
+    interrupts.install()
     if verbose:
         from .quiet import be_verbose
 
@@ -70,6 +69,7 @@ def _exit_statuses() -> Iterator[None]:
             raise
         raise _fail(f"error: could not write {exc.filename or 'the run directory'}: {exc.strerror}", EXIT_WRITE) from None
     except KeyboardInterrupt:
+        interrupts.acknowledge()
         raise _fail("interrupted", EXIT_INTERRUPTED) from None
 
 ConfigArg = Annotated[

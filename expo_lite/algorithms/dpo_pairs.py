@@ -17,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from .. import interrupts
 from ..config import ExplainConfig, ExpoConfig, PromptConfig
 from ..core.logprobs import score_completions
 from ..core.sampling import Generation, Row, decode
@@ -87,6 +88,7 @@ def build_pairs(model: Any, tokenizer: Any, problems: list[Problem], fmt: str, h
         parts.append(part)
         if on_chunk is not None:
             on_chunk(chunk, part)
+        interrupts.honour()  # a Ctrl-C dropped inside this chunk is acted on here, the chunk kept
     return merge_pair_sets(parts) if parts else PairSet([], Counter(), 0, 0)
 
 

@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from .. import interrupts
+
 MAX_ROWS = 64  # rows decoded together (the planner counts their KV cache)
 
 
@@ -95,6 +97,7 @@ class RowSampling:
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         import torch
 
+        interrupts.honour()  # every token: a Ctrl-C a finalizer swallowed is acted on here (interrupts.py)
         step = input_ids.shape[1] - self.prompt_width  # tokens generated so far
         device = scores.device
         scores = scores / self.temperature.to(device, scores.dtype).unsqueeze(1)

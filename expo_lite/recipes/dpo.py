@@ -16,6 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from .. import interrupts
 from ..algorithms.dpo_pairs import Pair, PairSampling, PairSet, build_pairs, fitting_pairs, merge_pair_sets
 from ..algorithms.unsloth_trainers import (
     ensure_mode_methods,
@@ -98,7 +99,7 @@ def train_exp_dpo(cfg: ExpoConfig, run: Any, model: Any, tokenizer: Any, problem
     from trl import DPOTrainer
 
     from ..models.precision import model_dtype
-    from ..run.callbacks import MetricsLogger, StopOnNonFiniteLoss
+    from ..run.callbacks import HonourInterrupts, MetricsLogger, StopOnNonFiniteLoss
     from ..run.rundir import last_complete_checkpoint, save_interrupted
 
     rounds = cfg.algo.rounds if cfg.algo.mode == "online" else 1
@@ -150,6 +151,7 @@ def train_exp_dpo(cfg: ExpoConfig, run: Any, model: Any, tokenizer: Any, problem
         with kept_padding_side(tokenizer):  # Unsloth's DPOTrainer sets it to 'right'; decoding needs 'left'
             trainer = DPOTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer,
                                  callbacks=[MetricsLogger(run, console if step_lines else None), nan_guard,
+                                            HonourInterrupts(),
                                             *(callbacks or [])])
         if is_unsloth_class(DPOTrainer):
             note_precision_change(requested, trainer.args)
@@ -158,6 +160,7 @@ def train_exp_dpo(cfg: ExpoConfig, run: Any, model: Any, tokenizer: Any, problem
             with kept_padding_side(tokenizer):
                 trainer.train(resume_from_checkpoint=last_complete_checkpoint(out))
         except KeyboardInterrupt:
+            interrupts.acknowledge()  # acted on now: the save below is not interrupted by the same press
             for callback in callbacks or []:
                 if hasattr(callback, "stop"):  # a live dashboard gives the terminal back first
                     callback.stop()
@@ -212,6 +215,7 @@ def _round_pairs(cfg: ExpoConfig, run: Any, model: Any, tokenizer: Any, problems
             built = build_pairs(model, tokenizer, mine, fmt, PairSampling.from_config(cfg), r, on_chunk=save_chunk,
                                 chunk_size=cfg.algo.pair_chunk_questions)
         except KeyboardInterrupt:
+            interrupts.acknowledge()
             if console is not None and single:
                 console.print(f"[yellow]interrupted while building pairs: {len(done_ids) + bar.done}/{len(problems)} "
                               f"questions of round {r + 1} are saved in {partial_path.name}; continue with "

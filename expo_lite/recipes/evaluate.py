@@ -11,6 +11,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .. import interrupts
 from ..config import EvalConfig, PromptConfig
 from ..core.sampling import MAX_ROWS, Row, decode
 from ..data.prompts import standard_prompt
@@ -94,6 +95,7 @@ def evaluate(model: Any, tokenizer: Any, problems: list[Problem], fmt: str, e: E
             results.append(QuestionResult(p.id, p.level, p.type, e.n, sum(mine[: e.n]), mine[e.n]))
         if progress is not None:
             progress(len(chunk))
+        interrupts.honour()  # a Ctrl-C dropped inside this call is acted on here, its questions kept
     return results
 
 
@@ -148,6 +150,7 @@ def run_eval(target: str, overrides: list[str] | None = None, split: str | None 
         try:
             evaluate(model, tokenizer, problems, fmt, cfg.eval, cfg.prompt, bar.advance, results)
         except KeyboardInterrupt:
+            interrupts.acknowledge()  # this press is being acted on: the partial file must not be cut short by it
             atomic_write_json(run.path / "eval.partial.json", {**describe(results), "partial": True,
                                                                 "questions_planned": len(problems)})
             console.print(f"[yellow]interrupted after {len(results)}/{len(problems)} questions; their results are in "

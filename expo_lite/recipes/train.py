@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from .. import interrupts
 from ..config import ExpoConfig, LogConfig, PromptConfig, TrainConfig
 from ..core import distributed
 from ..run.rundir import RunDir, create_run_dir, last_complete_checkpoint, save_interrupted, with_run_name
@@ -179,7 +180,7 @@ def _run_grpo(cfg, run, model, tokenizer, task, console, dashboard, resume: bool
     from ..data.tasks import answer_format
     from ..io import append_jsonl
     from ..models.precision import model_dtype
-    from ..run.callbacks import MetricsLogger, StopOnNonFiniteLoss
+    from ..run.callbacks import HonourInterrupts, MetricsLogger, StopOnNonFiniteLoss
     from ..verify.formats.reward import correctness_reward_for
 
     dataset, too_long = build_prompt_dataset(task.problems, answer_format(cfg.task), cfg.prompt, cfg.train.max_prompt_length,
@@ -204,12 +205,14 @@ def _run_grpo(cfg, run, model, tokenizer, task, console, dashboard, resume: bool
         explain_config=cfg.explain,
         prompt_config=cfg.prompt,
         on_explanations=log_explanations,
-        callbacks=[MetricsLogger(run, None if dashboard else console), nan_guard] + ([dashboard] if dashboard else []),
+        callbacks=[MetricsLogger(run, None if dashboard else console), nan_guard, HonourInterrupts()]
+        + ([dashboard] if dashboard else []),
     )
     trainer.remove_callback(PrinterCallback)  # MetricsLogger prints the readable line instead of the raw dict
     try:
         trainer.train(resume_from_checkpoint=last_complete_checkpoint(run.checkpoints_path) if resume else None)
     except KeyboardInterrupt:
+        interrupts.acknowledge()  # acted on now: the save below is not interrupted by the same press
         if dashboard is not None:
             dashboard.stop()
         save_interrupted(trainer, run.adapter_path, console)

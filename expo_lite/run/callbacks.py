@@ -12,6 +12,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from .. import interrupts
 from .rundir import RunDir
 
 # What a line shows, in order, when present: (log key, label, format)
@@ -53,6 +54,20 @@ class MetricsLogger(TrainerCallback):
 
 def _is_nan(v: float) -> bool:
     return isinstance(v, float) and math.isnan(v)
+
+
+class HonourInterrupts(TrainerCallback):
+    """A Ctrl-C that was pressed but not acted on (its KeyboardInterrupt dropped by a finalizer or a library's
+    bare `except:`) is raised again at the next step or micro-step (interrupts.py)."""
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        interrupts.honour()
+
+    def on_substep_end(self, args, state, control, **kwargs):
+        interrupts.honour()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        interrupts.honour()
 
 
 class NonFiniteLossError(RuntimeError):

@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from .. import interrupts
 from ..algorithms.explain import REASON_HELP, REASONS, Explanation, explain
 from ..algorithms.positives import expert_targets
 from ..config import ExpoConfig, PromptConfig
@@ -143,7 +144,9 @@ def run_explain(cfg: ExpoConfig, split: str | None = None, limit: int | None = N
                     append_jsonl(run.explanations_path, rec.to_json())
                 records += batch
                 bar.advance(len(batch))
+                interrupts.honour()  # a Ctrl-C dropped inside this batch is acted on here, its records kept
         except KeyboardInterrupt:
+            interrupts.acknowledge()
             console.print(f"[yellow]interrupted after {len(records)}/{len(problems)} questions; their explanations "
                           f"are in {run.explanations_path} (no summary: it needs the whole split)[/yellow]")
             raise

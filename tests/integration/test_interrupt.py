@@ -84,6 +84,29 @@ def test_ctrl_c_in_every_phase_of_training_saves_and_exits_130(tiny_llama, tmp_p
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(("algo", "phase", "nth"), [("exp_grpo", "backward", 3), ("exp_dpo", "generation", 2)])
+def test_a_ctrl_c_that_a_library_swallows_is_still_honoured_at_the_next_step_or_token(tiny_llama, tmp_path, cpu_burner,
+                                                                                      algo, phase, nth):
+    """The KeyboardInterrupt is raised inside the phase and dropped there (as a finalizer or a bare `except:` drops
+    it), and the phase goes on: the press stays latched and the next trainer step (GRPO) or decoded token (DPO pair
+    building) acts on it, with the same save and exit 130."""
+    if algo == "exp_grpo":
+        argv = train_argv(tiny_llama, tmp_path)
+    else:
+        argv = ["train", "--no-tui", *sum((["--set", x] for x in [
+            f"model.name={tiny_llama}", "model.backend=hf", f"train.output_dir={tmp_path}", "algo.name=exp_dpo",
+            "algo.mode=offline", "algo.positive_source=expert_cot", "task.num_problems=6", "task.levels=[1,2,3]",
+            "algo.num_generations=2", "train.max_completion_length=16", "train.per_device_train_batch_size=2"]), [])]
+    proc, marker = start(f"{phase}:swallow", nth, argv, tmp_path)
+    status, output, seconds = interrupt_when_marked(proc, marker)
+    assert status == 130 and seconds < SECONDS_TO_EXIT, output[-3000:]
+    if algo == "exp_grpo":
+        assert "interrupted at step" in output and "continue with --resume" in output
+    else:
+        assert "8/18 questions of round 1 are saved in pairs_round0.partial.jsonl" in output
+
+
+@pytest.mark.slow
 def test_sigkill_mid_run_resumes_from_last_checkpoint(tiny_llama, tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "expo_lite.cli", *train_argv(tiny_llama, tmp_path)], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
