@@ -29,7 +29,7 @@ GPU_STACK_PY := $(GPU_STACK)/bin/python
 GPU_STACK_STAMP := $(GPU_STACK)/.expo-lite-installed
 GPU_STACK_TRL := trl==1.15.0
 
-.PHONY: install install-gpu-stack demo test test-gpu-stack lint doctor gpu-smoke clean
+.PHONY: install install-gpu-stack demo test test-unit test-gpu-stack lint doctor gpu-smoke clean
 
 install: $(STAMP)
 
@@ -46,10 +46,16 @@ $(STAMP): pyproject.toml Makefile
 demo: install
 	$(VENV)/bin/expo-lite train demo
 
-# The whole test suite: the main lane (CI's stack: stock TRL 1.16), then the GPU user's stack (below).
+# The whole test suite: the main lane (CI's stack: stock TRL 1.16) on both cores, then the GPU user's stack (below).
+# WORKERS=1 runs the main lane in one process.
+WORKERS ?= 2
 test: install install-gpu-stack
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(WORKERS)
 	$(GPU_STACK_TESTS)
+
+# The fast inner loop: the unit layer (tests/unit) alone, on both cores; `make test` stays what CI runs.
+test-unit: install
+	$(PY) -m pytest -q -n $(WORKERS) tests/unit
 
 install-gpu-stack: $(GPU_STACK_STAMP)
 
