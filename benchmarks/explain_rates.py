@@ -46,7 +46,7 @@ def main() -> None:
     for level in range(1, 6):
         start = time.perf_counter()
         problems = [p for p in task.problems if p.level == level]
-        prompts = [standard_prompt(tok, p.question, task.answer_format, cfg.prompt) for p in problems]
+        prompts = [standard_prompt(tok, p.question, task.answer_format, cfg.prompt, p.context) for p in problems]
         greedy = generate(model, tok, prompts, max_new_tokens=args.max_new_tokens)
         acc = sum(is_correct(g[0].text, p.answer) for p, g in zip(problems, greedy, strict=True)) / len(problems)
         records = explain(model, tok, problems, task.answer_format, cfg.explain, cfg.prompt)

@@ -1,6 +1,6 @@
 """Which self-explanations reach their answer: the two tests of `explain.reach_check`, measured on real text.
 
-    .venv/bin/python benchmarks/positive_checks.py                  # the shipped sets, both tests (~3 min)
+    .venv/bin/python benchmarks/positive_checks.py                  # the shipped sets, both tests (~19 min, 2 cores)
     .venv/bin/python benchmarks/positive_checks.py --gsm8k PATH     # every human solution of a GSM8K split
 
 Three sets of tries, each judged exactly as training judges a self-explanation (algorithms/explain.judge: every

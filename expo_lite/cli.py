@@ -196,7 +196,7 @@ def plan_cmd(
         if cfg.algo.name == "exp_dpo":
             typer.echo("--sizes varies GRPO's group size; this is a DPO recipe: its plan is above.")
         else:
-            render_sizes(cfg, Console(width=120))
+            render_sizes(cfg, Console())
     if trace:
         from .tools.memory_trace import render_trace, trace_memory
 
@@ -255,6 +255,13 @@ def recipes_path(name: Annotated[str, typer.Argument(help="A recipe or accelerat
 
     with _exit_statuses():
         typer.echo(str(recipe_path(name)))
+
+
+def __getattr__(name: str):
+    """`click_app`: the click command typer builds from `app`, read by the docs' generated CLI reference."""
+    if name == "click_app":
+        return typer.main.get_command(app)
+    raise AttributeError(name)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 EMBEDDED_MODEL = "embedded:smollm2-135m"
 
@@ -72,6 +80,12 @@ class TaskConfig(_Section):
     max_samples: int | None = Field(None, gt=0)
     num_problems: int = Field(200, gt=0, description="Problems generated per level by the arithmetic and countdown tasks.")
     seed: int = 0
+    # "task.levels" -> "base: demo" for a key a base: config set and the user's own file did not (load_config)
+    _origins: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    def origin(self, key: str) -> str:
+        """Where an inherited task key came from ("base: demo"), or "" when the user's own config or --set gave it."""
+        return self._origins.get(key, "")
 
     @model_validator(mode="after")
     def _program_named(self) -> TaskConfig:
@@ -103,11 +117,23 @@ class PromptConfig(_Section):
         "Explain it as if you were solving it yourself, without saying that the answer was given."
     )
 
+    option: str = Field("({label}) {text}", description=(
+        "How each option of a multiple-choice row (answer_format: choice) is shown, one per line under the question; "
+        "'' shows none (a question text that already lists them is left as is)."))
+    numbers: str = Field("Numbers: {numbers}. Target: {target}.", description=(
+        "How a countdown row's numbers and target are shown under a question that does not state them; '' shows none."))
+
+    def layout(self) -> dict[str, str]:
+        """What the answer formats read to show a row's options or numbers (verify/formats/)."""
+        return {"option": self.option, "numbers": self.numbers}
+
     @model_validator(mode="after")
     def _placeholders(self) -> PromptConfig:
         for name, text, needed in (
             ("template", self.template, ("{question}", "{instruction}")),
             ("hint_template", self.hint_template, ("{question}", "{instruction}", "{answer}")),
+            ("option", self.option or "{label}{text}", ("{label}", "{text}")),
+            ("numbers", self.numbers or "{numbers}{target}", ("{numbers}", "{target}")),
         ):
             missing = [p for p in needed if p not in text]
             if missing:
@@ -406,9 +432,20 @@ def config_file(source: str | Path, named_by: Path | None = None) -> Path:
                       f"YAML file or a recipe name (`expo-lite recipes` lists them: {', '.join(names[:3])}, ...).")
 
 
-def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+def _leaf_keys(data: dict[str, Any], prefix: str = "") -> set[str]:
+    keys = set()
+    for key, value in data.items():
+        if isinstance(value, dict) and value:
+            keys |= _leaf_keys(value, f"{prefix}{key}.")
+        else:
+            keys.add(f"{prefix}{key}")
+    return keys
+
+
+def _read_yaml(path: Path, seen: tuple[Path, ...] = (), origins: dict[str, str] | None = None) -> dict[str, Any]:
     """The mapping in `path`, merged over the config its `base:` key names (a file relative to it, or a
-    recipe name), recursively."""
+    recipe name), recursively. `origins` gets "base: NAME" for every key the merged mapping holds because a
+    base set it and no file nearer the user's did."""
     if path.resolve() in seen:
         raise ConfigError(f"Config file {path}: base: chain loops back to itself")
     try:
@@ -432,7 +469,15 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         return loaded
     if not isinstance(base, str):
         raise ConfigError(f"Config file {path}: base: must be a YAML file or a recipe name, got {base!r}")
-    return _merge(_read_yaml(config_file(base, named_by=path), (*seen, path.resolve())), loaded)
+    inherited = _read_yaml(config_file(base, named_by=path), (*seen, path.resolve()), origins)
+    if origins is not None:
+        own = _leaf_keys(loaded)
+        for key in list(origins):  # set again nearer the user: not inherited after all
+            if key in own:
+                del origins[key]
+        for key in _leaf_keys(inherited) - own:
+            origins.setdefault(key, f"base: {base}")
+    return _merge(inherited, loaded)
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> ExpoConfig:
@@ -440,12 +485,17 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     `path` is None, and apply `--set` overrides. A config may start from another with `base: other.yaml`
     (relative to it) or `base: qwen2.5-3b` (a recipe); its own keys win."""
     source = "defaults" if path is None else str(path)
-    data: dict[str, Any] = {} if path is None else _read_yaml(config_file(path))
+    origins: dict[str, str] = {}
+    data: dict[str, Any] = {} if path is None else _read_yaml(config_file(path), origins=origins)
     if overrides:
         source += " + --set overrides"
         data = apply_overrides(data, overrides)
+        for text in overrides:  # what --set gives is the user's own
+            origins.pop(".".join(parse_override(text)[0]), None)
     try:
-        return ExpoConfig.model_validate(data)
+        cfg = ExpoConfig.model_validate(data)
     except ValidationError as err:
         _raise_config_error(err, source)
         raise  # unreachable; keeps type checkers happy
+    cfg.task._origins = {key: where for key, where in origins.items() if key.startswith("task.")}
+    return cfg

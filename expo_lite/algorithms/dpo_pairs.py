@@ -94,7 +94,7 @@ def build_pairs(model: Any, tokenizer: Any, problems: list[Problem], fmt: str, h
 
 def _build_chunk(model: Any, tokenizer: Any, problems: list[Problem], fmt: str, how: PairSampling, round_index: int) -> PairSet:
     """The chunk's G rollouts per question and (for self-explanations) its explanation tries, in one decode."""
-    prompts = [standard_prompt(tokenizer, p.question, fmt, how.prompts) for p in problems]
+    prompts = [standard_prompt(tokenizer, p.question, fmt, how.prompts, p.context) for p in problems]
     g = how.num_generations
     rows = [Row(tuple(tokenizer(prompt, add_special_tokens=False)["input_ids"]), how.temperature, how.max_new_tokens)
             for prompt in prompts for _ in range(g)]
@@ -164,7 +164,7 @@ def assemble_pairs(model: Any, tokenizer: Any, problems: list[Problem], prompts:
         lp, j = best[k]
         pairs.append(Pair(
             problem.id, round_index, problem.question, problem.answer, problem.level,
-            system + [{"role": "user", "content": user_text(problem.question, fmt, how.prompts)}],
+            system + [{"role": "user", "content": user_text(problem.question, fmt, how.prompts, context=problem.context)}],
             chosen, wrong[j].text, positive, chosen_lp[k], lp,
         ))
     return PairSet(pairs, skipped, total, correct)

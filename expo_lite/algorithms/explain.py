@@ -170,7 +170,7 @@ def explanation_rows(tokenizer: Any, problems: list[Problem], fmt: str, cfg: Exp
     """The rows that sample self-explanations: `num_tries` per question of P_x(q, a*), question by question."""
     rows = []
     for p in problems:
-        ids = tuple(tokenizer(hint_prompt(tokenizer, p.question, p.answer, fmt, prompts), add_special_tokens=False)["input_ids"])
+        ids = tuple(tokenizer(hint_prompt(tokenizer, p.question, p.answer, fmt, prompts, p.context), add_special_tokens=False)["input_ids"])
         rows += [Row(ids, cfg.temperature, cfg.max_new_tokens, cfg.top_k)] * cfg.num_tries
     return rows
 
@@ -211,7 +211,7 @@ def judge(model: Any, tokenizer: Any, problems: list[Problem], samples: list[lis
     form = answer_format(fmt)
     records, candidates = [], []
     for i, (problem, tries) in enumerate(zip(problems, samples, strict=True)):
-        p_ids = tokenizer(standard_prompt(tokenizer, problem.question, fmt, prompts), add_special_tokens=False)["input_ids"]
+        p_ids = tokenizer(standard_prompt(tokenizer, problem.question, fmt, prompts, problem.context), add_special_tokens=False)["input_ids"]
         rec = Explanation(problem.id, problem.question, problem.answer, problem.level, False, "", prompt_ids=p_ids)
         context = problem.verify_context()
         for j, gen in enumerate(tries):

@@ -50,7 +50,7 @@ def expert_targets(tokenizer: Any, problems: list[Problem], fmt: str, prompts: P
     out = []
     for p in problems:
         if p.solution:
-            prompt = tokenizer(standard_prompt(tokenizer, p.question, fmt, prompts), add_special_tokens=False)["input_ids"]
+            prompt = tokenizer(standard_prompt(tokenizer, p.question, fmt, prompts, p.context), add_special_tokens=False)["input_ids"]
             out.append((prompt, completion_ids_for(tokenizer, normalised_target(p.solution, p.answer, fmt))))
     return out
 

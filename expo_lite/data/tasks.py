@@ -50,6 +50,28 @@ class Problem:
         return {"question": self.question, **self.context}
 
 
+@dataclass(frozen=True)
+class FilterStep:
+    """One filter of the task config applied to the usable rows: `task.levels: [1, 2]` kept 0 of 6 rows."""
+
+    key: str  # task.levels | task.types | task.max_samples
+    value: Any
+    before: int
+    kept: int
+    why: str = ""  # when it removed rows: what the rows have instead ("the rows have no level")
+    fix: str = ""  # when it removed every row: what to set
+    origin: str = ""  # "base: demo" when the value was inherited, not written in the user's own config
+
+    def describe(self) -> str:
+        origin = f" (from {self.origin})" if self.origin else ""
+        text = f"{self.key}: {self.value}{origin} kept {self.kept} of {self.before} rows"
+        if self.kept < self.before and self.why:
+            text += f": {self.why}"
+        if self.kept == 0 and self.fix:
+            text += f"; {self.fix}"
+        return text
+
+
 @dataclass
 class TaskData:
     name: str
@@ -60,6 +82,8 @@ class TaskData:
     rows: int = 0  # rows read from the source (or generated)
     unknown_level: int = 0  # rows kept although their level is unknown (MATH's "Level ?")
     filtered: int = 0  # usable rows left out by task.levels / task.types / task.max_samples
+    filters: list[FilterStep] = field(default_factory=list)  # what each filter kept, in the order applied
+    notes: list[str] = field(default_factory=list)  # task keys that do nothing for this task (inherited ones)
 
     def summary(self) -> str:
         text = f"{self.name}: {len(self.problems)} problems"
@@ -69,6 +93,11 @@ class TaskData:
             text += f"; skipped {sum(self.skipped.values())}: {parts}"
         if self.unknown_level:
             text += f"; {self.unknown_level} with unknown level"
+        for step in self.filters:
+            if step.kept < step.before:
+                text += f"; {step.describe()}"
+        for note in self.notes:
+            text += f"; {note}"
         return text
 
 
@@ -100,21 +129,58 @@ def load_task(cfg: TaskConfig, split: str | None = None) -> TaskData:
             _add(data, convert(row, i, cfg))
         _check_agreement(data, cfg)
     usable = len(data.problems)
-    data.problems = [p for p in data.problems if _selected(p, cfg)]
-    if cfg.max_samples is not None:
-        data.problems = data.problems[: cfg.max_samples]
+    data.problems = _apply_filters(data, cfg)
     data.filtered = usable - len(data.problems)
     data.unknown_level = sum(p.level is None for p in data.problems) if cfg.name == "math" else 0
+    data.notes = _unused_keys(cfg)
     if not data.problems:
         hint = _format_hint(data, cfg) if _refused(data) else ""
-        raise TaskError(f"task {cfg.name!r} split {split!r} has no usable problems after filtering. {data.summary()}{hint}")
+        emptied = next((s for s in data.filters if s.kept == 0), None)
+        what = (f"{data.rows} rows read, {usable} usable, none left after {emptied.key}: {emptied.describe()}"
+                if emptied is not None else data.summary())
+        raise TaskError(f"task {cfg.name!r} split {split!r} has no usable problems. {what}{hint}")
     return data
 
 
-def _selected(p: Problem, cfg: TaskConfig) -> bool:
-    if cfg.levels is not None and p.level not in cfg.levels:
-        return False
-    return cfg.types is None or p.type in cfg.types
+def _apply_filters(data: TaskData, cfg: TaskConfig) -> list[Problem]:
+    """task.levels, task.types, then task.max_samples, each recorded with what it kept (TaskData.filters)."""
+    problems = data.problems
+    for key, value, attribute in (("task.levels", cfg.levels, "level"), ("task.types", cfg.types, "type")):
+        if value is None:
+            continue
+        kept = [p for p in problems if getattr(p, attribute) in value]
+        present = sorted({str(getattr(p, attribute)) for p in problems if getattr(p, attribute) is not None})
+        if not present:
+            why = f"the rows have no {attribute}"
+        else:
+            why = f"the rows' {attribute}s are {', '.join(present[:8])}{', ...' if len(present) > 8 else ''}"
+        fix = f"set {key}: null to keep every row" + (f", or one of {', '.join(present[:8])}" if present else "")
+        data.filters.append(FilterStep(key, value, len(problems), len(kept), why, fix, cfg.origin(key)))
+        problems = kept
+    if cfg.max_samples is not None:
+        data.filters.append(FilterStep("task.max_samples", cfg.max_samples, len(problems),
+                                       min(len(problems), cfg.max_samples), "the first ones are kept", "",
+                                       cfg.origin("task.max_samples")))
+        problems = problems[: cfg.max_samples]
+    return problems
+
+
+GENERATED_ONLY = ("num_problems", "seed")  # read by the embedded generators (arithmetic, countdown) alone
+HUB_ONLY = ("hub_id",)  # read by the hub loaders (gsm8k, math) alone
+
+
+def _unused_keys(cfg: TaskConfig) -> list[str]:
+    """Task keys a base config (a recipe) set for its own task that do nothing for this one: said, not hidden."""
+    unused = []
+    for key in GENERATED_ONLY if cfg.name not in GENERATED else ():
+        if cfg.origin(f"task.{key}"):
+            unused.append(key)
+    if cfg.name not in ("gsm8k", "math") and cfg.hub_id is not None:
+        unused.append("hub_id")
+    if cfg.name != "local" and cfg.columns:
+        unused.append("columns")
+    return [f"task.{key} (from {cfg.origin(f'task.{key}') or 'this config'}) is not used by the {cfg.name} task"
+            for key in unused]
 
 
 def _add(data: TaskData, item: Problem | tuple[str, str]) -> None:

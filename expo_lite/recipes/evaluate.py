@@ -84,7 +84,7 @@ def evaluate(model: Any, tokenizer: Any, problems: list[Problem], fmt: str, e: E
         chunk = problems[start : start + per_call]
         rows = []
         for p in chunk:
-            ids = tuple(tokenizer(standard_prompt(tokenizer, p.question, fmt, prompts), add_special_tokens=False)["input_ids"])
+            ids = tuple(tokenizer(standard_prompt(tokenizer, p.question, fmt, prompts, p.context), add_special_tokens=False)["input_ids"])
             rows += [Row(ids, e.temperature, e.max_new_tokens)] * e.n + [Row(ids, 0.0, e.max_new_tokens)]
         samples = decode(model, tokenizer, rows)
         rows = [p for p in chunk for _ in range(e.n + 1)]

@@ -32,11 +32,11 @@ def build_prompt_dataset(problems: list, fmt: str, prompts: PromptConfig, max_pr
     rows, too_long = [], 0
     system = [{"role": "system", "content": prompts.system}] if prompts.system else []
     for p in problems:
-        if len(tokenizer(standard_prompt(tokenizer, p.question, fmt, prompts))["input_ids"]) > max_prompt_length:
+        if len(tokenizer(standard_prompt(tokenizer, p.question, fmt, prompts, p.context))["input_ids"]) > max_prompt_length:
             too_long += 1
             continue
         rows.append({
-            "prompt": system + [{"role": "user", "content": user_text(p.question, fmt, prompts)}],
+            "prompt": system + [{"role": "user", "content": user_text(p.question, fmt, prompts, context=p.context)}],
             "answer": p.answer, "question": p.question, "problem_id": p.id,
             "solution": p.solution or "", "level": p.level if p.level is not None else -1,
             "context": json.dumps(p.context),  # what the answer format reads of the row (options, numbers, ...)

@@ -222,10 +222,12 @@ def render_sizes(cfg: ExpoConfig, console=None) -> None:
     from rich.table import Table
 
     console = console or Console()
+    # no rules, two spaces between columns: eight columns fit 80 (a pipe, a narrow terminal) with every header whole
     table = Table(title=f"Predicted peak at other sizes: {cfg.model.name}, {cfg.algo.name} (batch = G, "
-                        "explanations as long as completions, overhead included)")
+                        "explanations as long as completions, overhead included)", title_justify="left", box=None,
+                  pad_edge=False, padding=(0, 0, 0, 2), header_style="bold")
     for name in ("G", "completion", "peak GiB", "peak phase", *(f"{gib} GB" for gib in FIT_BUDGETS_GIB)):
-        table.add_column(name, justify="right")
+        table.add_column(name, justify="right", no_wrap=True)
     for group in SIZE_GROUPS:
         for length in SIZE_LENGTHS:
             plan = plan_memory(resized(cfg, group, length))

@@ -28,8 +28,8 @@ def describe(cfg: ExpoConfig, split: str | None = None) -> dict[str, Any]:
         "rows": task.rows,
         "usable": len(task.problems) + task.filtered,
         "selected": len(task.problems),
-        "filters": {k: v for k, v in (("levels", cfg.task.levels), ("types", cfg.task.types),
-                                      ("max_samples", cfg.task.max_samples)) if v is not None},
+        "filters": [step.describe() for step in task.filters],  # what each of task.levels/types/max_samples kept
+        "notes": task.notes,  # task keys that do nothing for this task
         "skipped": {reason: {"count": n, "examples": task.skipped_examples.get(reason, [])}
                     for reason, n in task.skipped.most_common()},
         "unknown_level": task.unknown_level,
@@ -65,10 +65,10 @@ def _sample(model: ModelConfig, prompts: PromptConfig, task: TaskData) -> dict[s
     sample = {"id": problem.id, "gold": problem.answer, "level": problem.level, "type": problem.type}
     try:
         tokenizer = _local_tokenizer(model)
-        sample["prompt"] = standard_prompt(tokenizer, problem.question, task.answer_format, prompts)
+        sample["prompt"] = standard_prompt(tokenizer, problem.question, task.answer_format, prompts, problem.context)
         sample["templated"] = True
     except Exception as exc:  # noqa: BLE001 - no local tokenizer: show the user turn and say why
-        sample["prompt"] = user_text(problem.question, task.answer_format, prompts)
+        sample["prompt"] = user_text(problem.question, task.answer_format, prompts, context=problem.context)
         sample["templated"] = False
         sample["why_not_templated"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
     return sample
@@ -87,12 +87,14 @@ def _local_tokenizer(model: ModelConfig) -> Any:
 def render(info: dict[str, Any], console: Any) -> None:
     from rich.table import Table
 
-    filters = ", ".join(f"task.{k}={v}" for k, v in info["filters"].items()) or "none"
     console.print(f"[bold]task[/bold] {info['task']}  [bold]split[/bold] {info['split']}  [bold]source[/bold] {info['source']}")
     skipped = sum(s["count"] for s in info["skipped"].values())
-    console.print(f"rows read {info['rows']} | usable {info['usable']} | skipped {skipped} | "
-                  f"selected {info['selected']} (filters: {filters})"
+    console.print(f"rows read {info['rows']} | usable {info['usable']} | skipped {skipped} | selected {info['selected']}"
                   + (f" | {info['unknown_level']} with unknown level" if info["unknown_level"] else ""))
+    for line in info["filters"] or ["no filter (task.levels, task.types, task.max_samples unset)"]:
+        console.print(f"filter: {line}", markup=False, highlight=False)
+    for note in info["notes"]:
+        console.print(f"[yellow]note: {note}[/yellow]")
     console.print(f"answer format: {info['answer_format']} (what the prompt asks for); graded by {info['grading']}")
     console.print(f"expert solutions (for the SFT-GT-CoT / expert-CoT baselines): {info['with_solution']} of {info['selected']}")
     check = info.get("self_check")

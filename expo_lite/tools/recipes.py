@@ -1,7 +1,8 @@
 """`expo-lite recipes`: the YAML recipes shipped inside the package, listed, copied to edit, located.
 
-A recipe is a config (expo_lite/configs/, package data, so `pip install expo-lite` has them too) whose name
-can be given wherever a config path can: `expo-lite train qwen2.5-3b`, `base: qwen2.5-3b` in your own YAML.
+A recipe is a config (configs/ at the top of the repository; expo_lite/configs is a link to it, so the files
+are package data and `pip install expo-lite` has them too) whose name can be given wherever a config path can:
+`expo-lite train qwen2.5-3b`, `base: qwen2.5-3b` in your own YAML.
 The accelerate launch configs for several GPUs sit beside them (`accelerate/ddp`): `recipes path` prints a
 file's location for `accelerate launch --config_file`.
 """

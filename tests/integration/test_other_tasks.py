@@ -99,3 +99,30 @@ def test_a_program_check_is_tried_on_every_gold_answer_before_training(tmp_path,
     assert "your check on each row's own gold answer: 2 of 5 right; no verdict 3" in text
     assert "local-1: RuntimeError: cannot judge a1" in text and "no verdict within" in text
     assert "returned str 'maybe', not True or False" in text
+
+
+@pytest.mark.slow
+def test_explain_on_a_users_multiple_choice_file_names_the_options(embedded_model, tmp_path, monkeypatch):
+    """A user's ARC-style file (question, options as a list, a letter answer) through `expo-lite explain`: the
+    model is shown the options, so its tries name them by label and text ("The correct answer is (A), which is
+    carbon dioxide"), which it could not do from the question alone."""
+    import re
+
+    monkeypatch.chdir(tmp_path)
+    rows = [("Which gas do plants absorb from the air?", ["carbon dioxide", "oxygen", "nitrogen", "helium"], "A"),
+            ("What do bees make?", ["milk", "honey", "silk", "wax paper"], "B"),
+            ("Which is a mammal?", ["shark", "frog", "whale", "trout"], "C"),
+            ("Which planet is closest to the Sun?", ["Venus", "Earth", "Mars", "Mercury"], "D")]
+    write_jsonl(tmp_path / "arc.jsonl", [{"question": q, "options": o, "answer": a} for q, o, a in rows])
+    (tmp_path / "mine.yaml").write_text("base: demo\ntask: {name: local, path: arc.jsonl, answer_format: choice, "
+                                        "levels: null, columns: {options: options}}\n")
+    result = runner.invoke(app, ["explain", "mine.yaml", "--set", "explain.num_tries=2",
+                                 "--set", f"train.output_dir={tmp_path / 'runs'}"])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(x) for x in (tmp_path / "runs" / "demo" / "explanations.jsonl").read_text().splitlines()]
+    assert len(records) == 4 and all(len(r["try_texts"]) == 2 for r in records)
+    named = [(r["problem_id"], label) for r, (_, options, _) in zip(records, rows, strict=True) for text in r["try_texts"]
+             for label, option in zip("ABCD", options, strict=True)
+             if re.search(rf"\(?{label}\)?\W{{0,3}}(?:which is )?{re.escape(option)}|{re.escape(option)}\W{{0,3}}\({label}\)",
+                          text, re.IGNORECASE)]
+    assert named, [r["try_texts"] for r in records]

@@ -22,7 +22,10 @@ def test_a_wheel_holds_the_recipes_and_works_without_the_repository(tmp_path):
     src.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, src / name)
-    shutil.copytree(REPO / "expo_lite", src / "expo_lite", ignore=shutil.ignore_patterns("__pycache__"))
+    # as the repository lays it out: the recipes in configs/, expo_lite/configs a link to them
+    shutil.copytree(REPO / "expo_lite", src / "expo_lite", ignore=shutil.ignore_patterns("__pycache__"), symlinks=True)
+    shutil.copytree(REPO / "configs", src / "configs")
+    assert (src / "expo_lite" / "configs").is_symlink()
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", str(src),
                             "-w", str(tmp_path / "dist")], capture_output=True, text=True, timeout=600)
     assert built.returncode == 0, built.stderr[-2000:]
@@ -41,3 +44,11 @@ def test_a_wheel_holds_the_recipes_and_works_without_the_repository(tmp_path):
                              cwd=elsewhere, env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"})
         assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
         assert f"FROM {site}" in out.stdout and expect in out.stdout, (argv, out.stdout[-1500:])
+
+
+def test_the_recipes_are_one_folder_at_the_top_of_the_repository_and_in_the_package():
+    """configs/ is where a newcomer looks; expo_lite/configs, what the package reads and a wheel holds, is a link to
+    it, so the two can never differ."""
+    assert (REPO / "expo_lite" / "configs").is_symlink()
+    assert (REPO / "expo_lite" / "configs").resolve() == (REPO / "configs").resolve()
+    assert {p.stem for p in (REPO / "configs").glob("*.yaml")} <= set(recipe_names())

@@ -68,6 +68,11 @@ class AnswerFormat:
     def final_line(self, answer: str) -> str:
         raise NotImplementedError
 
+    def render_question(self, question: str, context: Context, layout: Mapping[str, str]) -> str:
+        """The question as P(q) and P_x show it: what the model must see of the row besides its question text (a
+        multiple-choice row's options, a countdown row's numbers). `layout` holds prompt.option / prompt.numbers."""
+        return question
+
     def reached_value(self, found: str, gold: str, context: Context) -> str | None:
         """What reasoning toward the verified answer `found` (of a row with gold answer `gold`) must compute to
         reach it (the `derivation` test, ../derivation.py), or None in formats whose reasoning does not compute

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from .base import HASH_LINE_RE, AnswerFormat, Context, Found, Item
 
@@ -114,6 +114,19 @@ class Choice(AnswerFormat):
             return m.group(1) if line.lstrip("(")[len(m.group(1))] == ")" else None
         index = labels.index(m.group(1))
         return m.group(1) if index < len(options) and _norm(m.group(2)) == _norm(str(options[index])) else None
+
+    def render_question(self, question: str, context: Context, layout: Mapping[str, str]) -> str:
+        """The options under the question, one per line with their labels, as the ARC / MMLU chain-of-thought
+        prompts show them ("(A) carbon dioxide"); left out when the question text already holds every option,
+        or when prompt.option is empty."""
+        options = [str(o) for o in context.get("options") or []]
+        if not options or not layout.get("option"):
+            return question
+        labelled = list(zip(labels_of(context), options, strict=False))
+        if all(re.search(rf"\(?{re.escape(label)}[).:]\s*{re.escape(text)}", question) for label, text in labelled):
+            return question  # the user's question text already lists them, each with its label
+        lines = [layout["option"].format(label=label, text=text) for label, text in labelled]
+        return question.rstrip() + "\n\n" + "\n".join(lines)
 
     def judge_many(self, items: Sequence[Item]) -> list[bool]:
         return [i.answer is not None and i.answer == i.gold for i in items]

@@ -18,7 +18,7 @@ import ast
 import operator
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from fractions import Fraction
 
 from ..extraction import boxes
@@ -102,6 +102,19 @@ class Countdown(AnswerFormat):
             if clause:
                 return Found(m.start(), clause)
         return None
+
+    def render_question(self, question: str, context: Context, layout: Mapping[str, str]) -> str:
+        """The row's numbers and target after the question when its text does not state them all (a user's file
+        may say only "Reach the target."); the embedded task's questions state them."""
+        if "numbers" not in context or "target" not in context or not layout.get("numbers"):
+            return question
+        stated = re.findall(r"\d+", question)
+        wanted = [str(int(n)) for n in context["numbers"]] + [str(int(context["target"]))]
+        if all(stated.count(n) >= wanted.count(n) for n in set(wanted)):
+            return question
+        line = layout["numbers"].format(numbers=", ".join(str(int(n)) for n in context["numbers"]),
+                                        target=int(context["target"]))
+        return question.rstrip() + "\n\n" + line
 
     def reached_value(self, found: str, gold: str, context: Context) -> str | None:
         return str(context["target"]) if "target" in context else None  # the work must arrive at the target

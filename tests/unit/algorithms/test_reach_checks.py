@@ -53,7 +53,7 @@ def test_human_solutions_are_kept_and_swapped_answers_refused(tokenizer):
 def test_the_embedded_models_tries_are_classified_as_labelled(tokenizer):
     """Every rationalisation is refused and every derivation whose steps are written is kept. A derivation whose
     last step is done in the head ("3 x 8 = 24 ... There are 21 stickers left") is refused: the text never
-    computes its answer (labelled `written: false`; the README counts them against precision). One
+    computes its answer (labelled `written: false`; docs/method.md counts them against precision). One
     rationalisation passes: it writes the hint into a true equation ("If 48 shells took up 16 x 3 = 48 shells")."""
     rows = labelled_set()
     verdicts = derivation_verdicts(tokenizer, [(p, text) for p, text, _ in rows])

@@ -121,3 +121,115 @@ def test_program_needs_its_function_and_a_function_needs_program():
         TaskConfig(answer_format="program")
     with pytest.raises(ValueError, match="set task.answer_format: program"):
         TaskConfig(program="my_checks:check")
+
+
+@pytest.mark.parametrize(("rows", "columns", "shown"), [
+    (ARC, {"answer": "answerKey", "options": "choices"},
+     ["(A) Planetary density will decrease.", "(B) Planetary years will become longer.",
+      "(C) Planetary days will become shorter.", "(D) Planetary gravity will become stronger."]),
+    (MMLU, {"options": "choices"}, ["(A) 0", "(B) 4", "(C) 2", "(D) 6"]),
+    (AQUA, {"answer": "correct", "solution": "rationale"}, ["(A) 21", "(B) 21.5", "(C) 22", "(D) 22.5", "(E) 23"]),
+])
+def test_the_model_sees_every_option_with_its_label(tmp_path, rows, columns, shown):
+    """`expo-lite data` prints P(q) as training builds it: the options are in it, each under the question with its
+    label, in P(q) and in the hinted P_x alike (the hint adds only the answer)."""
+    from typer.testing import CliRunner
+
+    from expo_lite.cli import app
+    from expo_lite.config import PromptConfig
+    from expo_lite.data.prompts import user_text
+
+    path = write_jsonl(tmp_path / "train.jsonl", rows)
+    sets = ["task.name=local", f"task.path={path}", "task.answer_format=choice",
+            *(f"task.columns.{k}={v}" for k, v in columns.items())]
+    result = CliRunner().invoke(app, ["data", *sum((["--set", s] for s in sets), [])])
+    assert result.exit_code == 0, result.output
+    printed = result.output
+    assert rows[0]["question"][:40] in printed
+    for line in shown:
+        assert line in printed
+    (row, *_) = _task(tmp_path, rows, "choice", columns=columns).problems
+    plain = user_text(row.question, "choice", PromptConfig(), context=row.context)
+    hinted = user_text(row.question, "choice", PromptConfig(), answer=row.answer, context=row.context)
+    assert all(line in plain and line in hinted for line in shown)
+    assert plain.index(shown[-1]) < plain.index("Think step by step")  # the options come before the instruction
+
+
+def test_options_the_question_already_lists_are_not_shown_twice_and_the_layout_is_configurable():
+    from expo_lite.config import PromptConfig
+    from expo_lite.data.prompts import user_text
+
+    context = {"options": ["carbon dioxide", "oxygen"], "labels": ["A", "B"]}
+    listed = "Which gas do plants absorb?\nA) carbon dioxide\nB) oxygen"
+    assert user_text(listed, "choice", PromptConfig(), context=context).count("carbon dioxide") == 1
+    bare = "Which gas do plants absorb?"
+    assert "A. carbon dioxide\nB. oxygen" in user_text(bare, "choice", PromptConfig(option="{label}. {text}"), context=context)
+    assert "carbon dioxide" not in user_text(bare, "choice", PromptConfig(option=""), context=context)
+    with pytest.raises(ValueError, match="prompt.option must contain"):
+        PromptConfig(option="{text}")
+
+
+def test_a_countdown_row_whose_question_lacks_its_numbers_shows_them(tmp_path):
+    from expo_lite.config import PromptConfig
+    from expo_lite.data.prompts import user_text
+
+    rows = [{"question": "Reach the target with the given numbers.", "answer": "(3 + 5) * 7 - 2",
+             "numbers": [2, 3, 5, 7], "target": 54}]
+    (row,) = _task(tmp_path, rows, "countdown").problems
+    assert "Numbers: 2, 3, 5, 7. Target: 54." in user_text(row.question, "countdown", PromptConfig(), context=row.context)
+    stated = "Using the numbers 2, 3, 5 and 7, write an expression that equals 54."
+    assert user_text(stated, "countdown", PromptConfig(), context=row.context).count("54") == 1
+
+
+ARC_STYLE = [{"question": q, "options": opts, "answer": a} for q, opts, a in [
+    ("Which gas do plants absorb from the air?", ["carbon dioxide", "oxygen", "nitrogen", "helium"], "A"),
+    ("What do bees make?", ["milk", "honey", "silk", "wax paper"], "B"),
+    ("Which is a mammal?", ["shark", "frog", "whale", "trout"], "C"),
+]]
+
+
+def test_a_filter_inherited_from_a_recipe_that_empties_the_task_is_named_with_its_fix(tmp_path, monkeypatch):
+    """The new user's config from the issue: `base: demo` brings task.levels [1, 2], which a file without levels
+    cannot meet. The error names the filter, where it came from, what the rows hold and what to set; `data`,
+    `train` and `explain` load the task the same way and say the same."""
+    from typer.testing import CliRunner
+
+    from expo_lite.cli import app
+
+    monkeypatch.chdir(tmp_path)  # the user's folder: task.path is read from where the command runs
+    write_jsonl(tmp_path / "arc.jsonl", ARC_STYLE)
+    (tmp_path / "mine.yaml").write_text(
+        "base: demo\ntask: {name: local, path: arc.jsonl, answer_format: choice,\n"
+        "       columns: {question: question, answer: answer, options: options}}\n")
+    for command in ("data", "explain", "train"):
+        result = CliRunner().invoke(app, [command, str(tmp_path / "mine.yaml")])
+        assert result.exit_code == 2, (command, result.output)
+        said = " ".join(result.output.split())
+        assert ("3 rows read, 3 usable, none left after task.levels: task.levels: [1, 2] (from base: demo) kept 0 of "
+                "3 rows: the rows have no level; set task.levels: null to keep every row") in said, (command, said)
+    (tmp_path / "mine.yaml").write_text(
+        "base: demo\ntask: {name: local, path: arc.jsonl, answer_format: choice, levels: null,\n"
+        "       columns: {question: question, answer: answer, options: options}}\n")
+    result = CliRunner().invoke(app, ["data", str(tmp_path / "mine.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "selected 3" in result.output and "(A) carbon dioxide" in result.output
+    # the generator's keys demo sets do nothing for a file: said, not hidden
+    assert "task.num_problems" not in result.output  # demo does not set it; only keys a base set are noted
+
+
+def test_a_filter_that_keeps_some_rows_says_how_many_and_a_base_key_unused_by_the_task_is_noted(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rows = [{**r, "level": lv} for r, lv in zip(ARC_STYLE, [1, 3, 2], strict=True)]
+    write_jsonl(tmp_path / "arc.jsonl", rows)
+    (tmp_path / "base.yaml").write_text("task: {name: arithmetic, num_problems: 50, levels: [1, 2]}\n")
+    (tmp_path / "mine.yaml").write_text("base: base.yaml\ntask: {name: local, path: arc.jsonl, answer_format: choice}\n")
+    from expo_lite.config import load_config
+
+    cfg = load_config(tmp_path / "mine.yaml")
+    assert cfg.task.origin("task.levels") == "base: base.yaml" and cfg.task.origin("task.path") == ""
+    data = load_task(cfg.task)
+    assert [p.level for p in data.problems] == [1, 2]
+    assert data.filters[0].describe() == ("task.levels: [1, 2] (from base: base.yaml) kept 2 of 3 rows: the rows' "
+                                          "levels are 1, 2, 3")
+    assert data.notes == ["task.num_problems (from base: base.yaml) is not used by the local task"]
+    assert load_config(tmp_path / "mine.yaml", ["task.levels=[1]"]).task.origin("task.levels") == ""  # --set is yours

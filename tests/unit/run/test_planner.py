@@ -197,3 +197,23 @@ def test_plan_sizes_predicts_every_group_size_and_length():
             assert f"{plan_memory(sized).total / GIB:.1f}" in result.output
     dpo = CliRunner().invoke(app, ["plan", "dpo/qwen2.5-3b-math-online", "--sizes"])
     assert dpo.exit_code == 0 and "DPO recipe" in dpo.output
+
+
+def test_the_plan_tables_read_whole_at_80_columns_and_piped():
+    """`expo-lite plan RECIPE --sizes | less`: every header and value whole, no line past 80 characters."""
+    import io
+
+    from rich.console import Console
+
+    from expo_lite.config import load_config
+    from expo_lite.run.planner import plan_memory, render_plan, render_sizes
+
+    cfg = load_config("qwen2.5-3b")
+    out = io.StringIO()
+    console = Console(file=out, width=80)
+    render_plan(cfg, plan_memory(cfg), console)
+    render_sizes(cfg, console)
+    text = out.getvalue()
+    assert "…" not in text and max(len(line) for line in text.splitlines()) <= 80
+    for header in ("completion", "peak GiB", "peak phase", "16 GB", "24 GB", "40 GB", "lower first"):
+        assert header in text

@@ -4,7 +4,7 @@ Issue 26's bar: every part of `expo-lite plan` within 10% of the traced phase it
 scaled down so each trace takes seconds, and chosen so that each branch of the formulas sets a peak somewhere:
 a rebuilt decoder layer and TRL's LM-head tiles in training, the prefill and the full KV cache in generation,
 a layer and an LM-head block in scoring; 4-bit and 16-bit, with and without gradient checkpointing, GRPO
-with its SFT term and DPO with its reference adapter. The 3B rows are in the README (benchmarks/memory_table.py).
+with its SFT term and DPO with its reference adapter. The 3B rows are in docs/memory.md (benchmarks/memory_table.py).
 """
 
 from __future__ import annotations

@@ -26,11 +26,12 @@ def test_data_command_shows_what_training_would_load(tmp_path, tiny_llama):
     filtered = CliRunner().invoke(app, ["data", "--set", "task.name=math", "--set", f"task.path={path}",
                                         "--set", "task.levels=[4]", "--set", f"model.name={tiny_llama}"],
                                   terminal_width=200)
-    assert filtered.exit_code == 0 and "selected 2 (filters: task.levels=[4])" in filtered.output
+    assert filtered.exit_code == 0 and "selected 2" in filtered.output
+    assert "filter: task.levels: [4] kept 2 of 6 rows: the rows' levels are 2, 3, 4, 5" in filtered.output
 
 
 def test_the_grading_convention_is_one_and_stated_as_the_code_applies_it(tmp_path, tiny_llama):
-    """`expo-lite data` on a GSM8K-style (#### N) task, the README and the verifier say the same thing: the
+    """`expo-lite data` on a GSM8K-style (#### N) task, the own-task guide and the verifier say the same thing: the
     first style present wins whatever the task's format, so `#### 5` then `\\boxed{7}` answers 7."""
     from typer.testing import CliRunner
 
@@ -45,8 +46,8 @@ def test_the_grading_convention_is_one_and_stated_as_the_code_applies_it(tmp_pat
                                    "--set", f"model.name={tiny_llama}"], terminal_width=400).output
     assert "answer format: hash (what the prompt asks for)" in out and GRADING in " ".join(out.split())
     assert "its last \\boxed{} (MATH / Minerva), its first `#### N`" in GRADING  # boxed before hash, as applied
-    readme = " ".join((REPO / "README.md").read_text().split())
-    assert "first style present wins, the same for every task" in readme
+    guide = " ".join((REPO / "docs" / "own-task.md").read_text().split())
+    assert "first style present wins, the same for every task" in guide
 
 
 def test_data_command_exits_2_when_nothing_is_usable(tmp_path):
