@@ -48,8 +48,7 @@ def _exit_statuses() -> Iterator[None]:
     runs inside it, so bad input is reported one way everywhere."""
     from .data.tasks import TaskError
     from .models.loader import ModelLoadError
-    from .run.callbacks import NonFiniteLossError
-    from .run.planner import GPUOutOfMemoryError
+    from .run.errors import GPUOutOfMemoryError, NonFiniteLossError
     from .run.rundir import RunDirBusy, RunDirWriteError, is_write_failure
 
     try:
@@ -122,11 +121,14 @@ def data_cmd(
     """Load the task as training would: rows, skipped rows and why, levels, types, answer format, a sample P(q)."""
     from rich.console import Console
 
-    from .tools.data_report import describe, render
+    from .tools.data_report import add_sample, describe, render, render_sample
 
+    console = Console(soft_wrap=True)  # long lines stay whole: they get piped and grepped
     with _exit_statuses():
-        info = describe(load_config(config, set_), split)
-    render(info, Console(soft_wrap=True))  # long lines stay whole: they get piped and grepped
+        cfg = load_config(config, set_)
+        info = describe(cfg, split, sample=False)
+        render(info, console)  # the facts at once; the templated P(q) needs transformers, seconds to import
+        render_sample(add_sample(info, cfg), console)
 
 
 @app.command("eval")

@@ -70,9 +70,10 @@ class TaskConfig(_Section):
     eval_split: str = "test"
     levels: list[int] | None = None
     types: list[str] | None = None
-    columns: dict[str, str] = Field(default_factory=dict, description=(
+    columns: dict[str, str | list[str]] = Field(default_factory=dict, description=(
         "Column map for local files: question, answer, solution, level, type, id, and per answer format options, "
-        "labels (choice), aliases (exact), numbers, target (countdown)."))
+        "labels (choice), aliases (exact), numbers, target (countdown). options may name one list column or "
+        "several columns, one option each, in label order: options: [A, B, C, D]."))
     answer_format: Literal["auto", "boxed", "hash", "choice", "exact", "countdown", "program"] = Field(
         "auto", description="How answers are found, compared and written (verify/formats/); auto: boxed for math "
                             "and local, hash for gsm8k and arithmetic, countdown for countdown.")
@@ -87,6 +88,20 @@ class TaskConfig(_Section):
         """Where an inherited task key came from ("base: demo"), or "" when the user's own config or --set gave it."""
         return self._origins.get(key, "")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _program_spec(cls, data: Any) -> Any:
+        """`answer_format: program:my_checks:check`, the form `expo-lite data` displays, means answer_format
+        program with program my_checks:check."""
+        spec = data.get("answer_format") if isinstance(data, dict) else None
+        if isinstance(spec, str) and spec.startswith("program:"):
+            target = spec.removeprefix("program:")
+            if data.get("program") not in (None, target):
+                raise ValueError(f"task.answer_format {spec!r} and task.program {data['program']!r} name two checks; "
+                                 f"keep one")
+            data = {**data, "answer_format": "program", "program": target}
+        return data
+
     @model_validator(mode="after")
     def _program_named(self) -> TaskConfig:
         if self.answer_format == "program" and not self.program:
@@ -95,6 +110,17 @@ class TaskConfig(_Section):
             raise ValueError(f"task.program is set but task.answer_format is {self.answer_format!r}; set "
                              f"task.answer_format: program to grade with it")
         return self
+
+    @field_validator("columns")
+    @classmethod
+    def _one_column_each(cls, columns: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
+        listed = [key for key, value in columns.items() if isinstance(value, list) and key != "options"]
+        if listed:
+            raise ValueError(f"columns.{listed[0]} names one column (a string); only columns.options may list "
+                             f"several (one option per column, e.g. options: [A, B, C, D])")
+        if isinstance(columns.get("options"), list) and not columns["options"]:
+            raise ValueError("columns.options is an empty list; name the option columns in label order, e.g. [A, B, C, D]")
+        return columns
 
     @field_validator("levels")
     @classmethod

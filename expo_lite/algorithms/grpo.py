@@ -329,8 +329,10 @@ class ExPGRPOTrainer(GRPOTrainer):
 
     @staticmethod
     def _problem(row: dict[str, Any]) -> Problem:
+        level = row.get("level")  # the dataset writes -1 for no level (one integer column); records say None
         return Problem(str(row.get("problem_id", "")), row["question"], str(row["answer"]), row.get("solution") or None,
-                       row.get("level"), None, json.loads(row["context"]) if row.get("context") else {})
+                       level if level is not None and level >= 0 else None, None,
+                       json.loads(row["context"]) if row.get("context") else {})
 
     def _solved(self, groups: list[tuple[int, dict[str, Any]]]) -> list[bool]:
         """This batch's solved flag per group (all processes), as _calculate_rewards recorded them."""

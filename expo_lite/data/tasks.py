@@ -21,6 +21,7 @@ from ..config import TaskConfig
 from ..verify.answers import gold_is_parseable, normalize
 from ..verify.extraction import boxed_answer
 from ..verify.formats import NAMES as FORMAT_NAMES
+from ..verify.formats import Item
 from ..verify.formats import answer_format as format_of
 
 GSM8K_HUB = "openai/gsm8k"
@@ -136,9 +137,10 @@ def load_task(cfg: TaskConfig, split: str | None = None) -> TaskData:
     if not data.problems:
         hint = _format_hint(data, cfg) if _refused(data) else ""
         emptied = next((s for s in data.filters if s.kept == 0), None)
-        what = (f"{data.rows} rows read, {usable} usable, none left after {emptied.key}: {emptied.describe()}"
+        what = (f"{data.rows} rows read, {usable} usable, none left after the filter {emptied.describe()}"
                 if emptied is not None else data.summary())
         raise TaskError(f"task {cfg.name!r} split {split!r} has no usable problems. {what}{hint}")
+    format_of(data.answer_format).preflight([Item(p.answer, p.answer, p.verify_context(), p.id) for p in data.problems[:16]])
     return data
 
 
@@ -366,30 +368,40 @@ CONTEXT_COLUMNS = ("options", "labels", "aliases", "numbers", "target")  # read 
 
 
 def _local_row(row: dict[str, Any], i: int, cfg: TaskConfig) -> Problem | tuple[str, str]:
-    columns = {name: name for name in (*LOCAL_COLUMNS, *CONTEXT_COLUMNS)}
+    columns: dict[str, Any] = {name: name for name in (*LOCAL_COLUMNS, *CONTEXT_COLUMNS)}
     unknown = set(cfg.columns) - set(columns)
     if unknown:
         raise TaskError(f"task.columns: unknown key(s) {sorted(unknown)}; map any of {sorted(columns)} to your columns")
     columns.update(cfg.columns)
     _require(row, [columns["question"], columns["answer"]], f"task.path (task.columns maps question/answer to {columns['question']!r}/{columns['answer']!r})")
+    if isinstance(columns["options"], list):
+        _require(row, columns["options"], "task.columns.options (one column per option)")
     rid = _text(row.get(columns["id"])) or f"local-{i}"
-    context = _row_context(row, columns)
+    try:
+        context = _row_context(row, columns)
+    except TaskError as exc:
+        raise TaskError(f"row {rid} (row {i + 1} of the data): {exc}") from None
     answer = row[columns["answer"]]
     if isinstance(answer, dict) and "value" in answer:  # TriviaQA: answer {value, aliases, normalized_value, ...}
         context.setdefault("aliases", list(answer.get("aliases") or []))
         answer = answer["value"]
     fmt = format_of(answer_format(cfg))
-    gold = fmt.gold_answer(_text(answer), {"question": _text(row[columns["question"]]), **context})
+    question = _text(row[columns["question"]])
+    gold = fmt.gold_answer(_text(answer), {"question": question, **context})
     if gold is None:
-        return ("unparseable gold answer" if fmt.name in ("boxed", "hash") else f"gold answer not usable as {fmt.name}", rid)
+        if fmt.name in ("boxed", "hash"):
+            return ("unparseable gold answer", rid)
+        return (f"gold answer not usable as {fmt.name}" + fmt.unusable_because(_text(answer), {"question": question, **context}), rid)
     solution = row.get(columns["solution"])
     level = _level_number(row.get(columns["level"])) if columns["level"] in row else None
-    return Problem(rid, _text(row[columns["question"]]).strip(), gold, _text(solution).strip() or None, level,
-                   row.get(columns["type"]), context)
+    return Problem(rid, question.strip(), gold, _text(solution).strip() or None, level, row.get(columns["type"]), context)
 
 
 def _listed(value: Any, column: str) -> list[Any]:
-    """A list column as files write it: a list, a JSON list in a csv cell, or ARC's {"text": [...], "label": [...]}."""
+    """A list column as files write it: a list, a JSON list in a csv cell, or ARC's {"text": [...], "label": [...]};
+    an empty cell is an empty list."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return []
     if isinstance(value, str) and value.strip().startswith("["):
         try:
             value = json.loads(value)
@@ -400,17 +412,25 @@ def _listed(value: Any, column: str) -> list[Any]:
     if isinstance(value, list | tuple):
         return list(value)
     raise TaskError(f"column {column!r} holds {type(value).__name__} {str(value)[:60]!r}; expected a list "
-                    f"(a JSON list in a csv cell)")
+                    f"(a JSON list in a csv cell, or empty)")
 
 
-def _row_context(row: dict[str, Any], columns: dict[str, str]) -> dict[str, Any]:
+def _row_context(row: dict[str, Any], columns: dict[str, Any]) -> dict[str, Any]:
     """The row's columns beside question/answer/solution/level/type/id, under their format names (options,
-    labels, aliases, numbers, target) when mapped; the rest as they are (a `program` check reads them)."""
+    labels, aliases, numbers, target) when mapped; the rest as they are (a `program` check reads them).
+    Options given as several columns (a csv's A, B, C, D) become one list, empty trailing cells left out."""
     own = {columns[name] for name in LOCAL_COLUMNS}
-    named = {columns[name]: name for name in CONTEXT_COLUMNS}
-    context = {named.get(key, key): value for key, value in row.items() if key not in own}
+    option_columns = columns["options"] if isinstance(columns["options"], list) else None
+    named = {columns[name]: name for name in CONTEXT_COLUMNS if name != "options" or option_columns is None}
+    context = {named.get(key, key): value for key, value in row.items()
+               if key not in own and key not in (option_columns or ())}
+    if option_columns is not None:
+        options = [_text(row[c]).strip() for c in option_columns]
+        while options and not options[-1]:
+            options.pop()
+        context["options"] = options
     for name in ("options", "labels", "aliases", "numbers"):
-        if name in context and context[name] is not None:
+        if name in context and context[name] is not None and not (name == "options" and option_columns is not None):
             raw = context[name]
             context[name] = _listed(raw, columns[name])
             if name == "options" and isinstance(raw, dict) and "label" in raw and "labels" not in context:

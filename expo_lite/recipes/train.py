@@ -64,6 +64,18 @@ def check_grpo_batch(t: TrainConfig, g: int, n_prompts: int) -> None:
                         f"{generation_batch // g} ({shape} / {g} per prompt); add problems or lower the batch size")
 
 
+def grpo_step_work(cfg: ExpoConfig) -> str:
+    """What one GRPO step is about to do, for the line that says a step started (run/callbacks.StepProgress)."""
+    t, a = cfg.train, cfg.algo
+    prompts = t.per_device_train_batch_size * distributed.world_size() * t.gradient_accumulation_steps // a.num_generations
+    work = f"sampling {a.num_generations} completions for each of {prompts} prompts (up to {t.max_completion_length} tokens)"
+    if a.positive_source == "self_explanation":
+        tries = cfg.explain.num_tries
+        work += (f", then {tries} self-explanation tr{'y' if tries == 1 else 'ies'} for each "
+                 + ("all-wrong question" if a.explain_on == "unsolved" else "question"))
+    return work + ", then the update"
+
+
 def grpo_args(cfg: ExpoConfig, run: RunDir, model_dtype: Any = None):
     from ..algorithms.grpo import ExPGRPOConfig
     from ..data.tasks import answer_format
@@ -154,7 +166,8 @@ def answer_oom(cfg: ExpoConfig, during: str) -> Iterator[None]:
     import torch
 
     from ..models.loader import reset_unsloth_flags
-    from ..run.planner import GPUOutOfMemoryError, gpu_total_gib, oom_message
+    from ..run.errors import GPUOutOfMemoryError
+    from ..run.planner import gpu_total_gib, oom_message
 
     try:
         yield
@@ -180,7 +193,7 @@ def _run_grpo(cfg, run, model, tokenizer, task, console, dashboard, resume: bool
     from ..data.tasks import answer_format
     from ..io import append_jsonl
     from ..models.precision import model_dtype
-    from ..run.callbacks import HonourInterrupts, MetricsLogger, StopOnNonFiniteLoss
+    from ..run.callbacks import HonourInterrupts, MetricsLogger, StepProgress, StopOnNonFiniteLoss
     from ..verify.formats.reward import correctness_reward_for
 
     dataset, too_long = build_prompt_dataset(task.problems, answer_format(cfg.task), cfg.prompt, cfg.train.max_prompt_length,
@@ -205,7 +218,8 @@ def _run_grpo(cfg, run, model, tokenizer, task, console, dashboard, resume: bool
         explain_config=cfg.explain,
         prompt_config=cfg.prompt,
         on_explanations=log_explanations,
-        callbacks=[MetricsLogger(run, None if dashboard else console), nan_guard, HonourInterrupts()]
+        callbacks=[MetricsLogger(run, None if dashboard else console), nan_guard, HonourInterrupts(),
+                   StepProgress(console, None if dashboard else grpo_step_work(cfg), cfg.train.max_completion_length)]
         + ([dashboard] if dashboard else []),
     )
     trainer.remove_callback(PrinterCallback)  # MetricsLogger prints the readable line instead of the raw dict

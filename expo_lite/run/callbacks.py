@@ -13,6 +13,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from .. import interrupts
+from .errors import NonFiniteLossError
 from .rundir import RunDir
 
 # What a line shows, in order, when present: (log key, label, format)
@@ -52,6 +53,47 @@ class MetricsLogger(TrainerCallback):
             self.console.print(line, highlight=False, soft_wrap=True, markup=False)
 
 
+class StepProgress(TrainerCallback):
+    """What a step is doing while it runs, and what went wrong after it. A GRPO step samples, explains and
+    scores before anything is logged (minutes at real lengths, 5 on a busy CPU with the embedded model), so in
+    plain mode a line says when each step starts and what it is about to do (`starting`). In every mode a
+    warning follows a step whose every completion hit the length limit (no answer can be read in a cut-off
+    completion) or whose gradient was exactly zero (the step changed nothing)."""
+
+    def __init__(self, console: Any, starting: str | None = None, max_completion_length: int | None = None):
+        self.console = console
+        self.starting = starting  # None: no start lines (the live dashboard shows the running step itself)
+        self.max_completion_length = max_completion_length
+        self.warned = {"clipped": 0, "zero_gradient": 0}  # steps warned about, per kind
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        if self.starting and state.is_world_process_zero:
+            self._say(f"step {state.global_step + 1}/{state.max_steps} started: {self.starting}")
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs:
+            return
+        step = f"step {state.global_step}"
+        if logs.get("completions/clipped_ratio") == 1.0:
+            self.warned["clipped"] += 1
+            self._say(f"warning: {step}: every completion was cut off at train.max_completion_length="
+                      f"{self.max_completion_length} tokens (completions/clipped_ratio 1.0), so no answer could be read "
+                      f"and every reward is 0; raise train.max_completion_length", style="yellow")
+        if logs.get("grad_norm") == 0.0:
+            self.warned["zero_gradient"] += 1
+            why = []
+            if logs.get("frac_reward_zero_std") == 1.0:
+                why.append("every group's rollouts got the same reward (zero_std 1.00)")
+            if logs.get("expo/positives") == 0.0:
+                why.append("no self-explanation was valid (expo/positives 0)")
+            self._say(f"warning: {step}: the gradient was zero, the step changed nothing"
+                      + (f": {' and '.join(why)}" if why else ""), style="yellow")
+
+    def _say(self, text: str, style: str | None = None) -> None:
+        if self.console is not None:
+            self.console.print(text, style=style, highlight=False, soft_wrap=True, markup=False)
+
+
 def _is_nan(v: float) -> bool:
     return isinstance(v, float) and math.isnan(v)
 
@@ -68,10 +110,6 @@ class HonourInterrupts(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kwargs):
         interrupts.honour()
-
-
-class NonFiniteLossError(RuntimeError):
-    pass
 
 
 class StopOnNonFiniteLoss(TrainerCallback):

@@ -269,10 +269,6 @@ def advice(plan: MemoryPlan, budget_gib: float) -> list[str]:
     return [f"{name} ({parts[name] / GIB:.1f} GiB): {text[name]}" for name in order if parts[name] > 0][:3]
 
 
-class GPUOutOfMemoryError(RuntimeError):
-    """CUDA ran out of memory; the message says what the planner predicted and which knobs to lower."""
-
-
 def gpu_total_gib() -> float | None:
     import torch
 

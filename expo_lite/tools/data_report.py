@@ -17,11 +17,14 @@ from ..verify.formats import Item, answer_format
 from ..verify.formats.program import Program
 
 
-def describe(cfg: ExpoConfig, split: str | None = None) -> dict[str, Any]:
-    """Facts about the task split as training would load it (raises TaskError when nothing is usable)."""
+def describe(cfg: ExpoConfig, split: str | None = None, sample: bool = True) -> dict[str, Any]:
+    """Facts about the task split as training would load it (raises TaskError when nothing is usable, and
+    ProgramCheckError when a user's check cannot be imported or answers none of the first rows). `sample`: also the
+    chat-templated P(q) of the first problem, which needs transformers (seconds to import); the CLI prints the
+    facts first and adds it with `add_sample`."""
     task = load_task(cfg.task, split)
     fmt = answer_format(task.answer_format)
-    return {
+    info = {
         "task": cfg.task.name,
         "source": cfg.task.path or ("embedded generator" if cfg.task.name in ("arithmetic", "countdown") else "hub"),
         "split": split or cfg.task.split,
@@ -39,18 +42,29 @@ def describe(cfg: ExpoConfig, split: str | None = None) -> dict[str, Any]:
         "grading": fmt.grading,
         "self_check": _self_check(fmt, task) if isinstance(fmt, Program) else None,
         "with_solution": sum(bool(p.solution) for p in task.problems),
-        "sample": _sample(cfg.model, cfg.prompt, task),
+        "_task": task,
     }
+    if sample:
+        add_sample(info, cfg)
+    return info
+
+
+def add_sample(info: dict[str, Any], cfg: ExpoConfig) -> dict[str, Any]:
+    """The first problem's P(q) as the model will see it (chat-templated when the tokenizer is on disk)."""
+    info["sample"] = _sample(cfg.model, cfg.prompt, info["_task"])
+    return info
 
 
 def _self_check(fmt: Program, task: TaskData) -> dict[str, Any]:
-    """A user's check run on every row's own gold answer, which it should call right: rows it does not, and
-    the calls that gave no verdict (raised, timed out, not True/False), before any training depends on it."""
-    before = sum(fmt.failures.values())
-    verdicts = fmt.judge_counting([Item(p.answer, p.answer, p.verify_context(), p.id) for p in task.problems])
-    wrong = [p.id for p, v in zip(task.problems, verdicts, strict=True) if not v]
+    """A user's check run on every row's own gold answer, which it should call right: the rows it judged wrong,
+    and apart from them the calls that gave no verdict (raised, timed out, not True/False), before any training
+    depends on it. (A check that does not import, or answers none of the first rows, never gets here: loading the
+    task refused it, Program.preflight.)"""
+    results = fmt.judge_reporting([Item(p.answer, p.answer, p.verify_context(), p.id) for p in task.problems])
+    wrong = [p.id for p, (verdict, error) in zip(task.problems, results, strict=True) if error is None and not verdict]
+    failed = [(p.id, error) for p, (_, error) in zip(task.problems, results, strict=True) if error is not None]
     return {"rows": len(task.problems), "gold_judged_wrong": len(wrong), "examples": wrong[:3],
-            "no_verdict": sum(fmt.failures.values()) - before, "errors": fmt.failure_examples[:3]}
+            "no_verdict": len(failed), "no_verdict_examples": [f"{rid}: {error}" for rid, error in failed[:3]]}
 
 
 def _counts(values: Any) -> dict[str, int]:
@@ -99,11 +113,13 @@ def render(info: dict[str, Any], console: Any) -> None:
     console.print(f"expert solutions (for the SFT-GT-CoT / expert-CoT baselines): {info['with_solution']} of {info['selected']}")
     check = info.get("self_check")
     if check:
-        style = "green" if not check["gold_judged_wrong"] else "red"
-        console.print(f"[{style}]your check on each row's own gold answer: {check['rows'] - check['gold_judged_wrong']} "
-                      f"of {check['rows']} right; no verdict {check['no_verdict']}[/{style}]"
-                      + (f" (e.g. {'; '.join(check['errors'])})" if check["errors"] else "")
-                      + (f"; judged wrong: {', '.join(check['examples'])}" if check["examples"] else ""))
+        right = check["rows"] - check["gold_judged_wrong"] - check["no_verdict"]
+        style = "green" if right == check["rows"] else "red"
+        console.print(f"[{style}]your check on each row's own gold answer: {right} of {check['rows']} right[/{style}]"
+                      + (f"; judged wrong {check['gold_judged_wrong']}: {', '.join(check['examples'])}"
+                         if check["gold_judged_wrong"] else "")
+                      + (f"; no verdict {check['no_verdict']}: {'; '.join(check['no_verdict_examples'])}"
+                         if check["no_verdict"] else ""), markup=True, highlight=False)
     if info["skipped"]:
         table = Table(title="skipped rows")
         for col in ("reason", "rows", "examples"):
@@ -119,6 +135,11 @@ def render(info: dict[str, Any], console: Any) -> None:
             for value, n in info[key].items():
                 table.add_row(value, str(n))
             console.print(table)
+    if "sample" in info:
+        render_sample(info, console)
+
+
+def render_sample(info: dict[str, Any], console: Any) -> None:
     sample = info["sample"]
     how = "chat-templated P(q)" if sample["templated"] else f"user turn of P(q) (no local tokenizer: {sample['why_not_templated']})"
     console.print(f"[bold]sample {how}[/bold] for {sample['id']} (gold answer: {sample['gold']}):")

@@ -116,14 +116,15 @@ def render_summary(summary: dict[str, Any], console: Any) -> None:
 
 
 def run_explain(cfg: ExpoConfig, split: str | None = None, limit: int | None = None, console: Any = None):
-    """Explain a task split into a run directory; returns (run dir, summary). Explanations are appended as
-    each batch finishes, so a Ctrl-C keeps what was explained (the summary needs the whole split)."""
+    """Explain a task split into `<train.output_dir>/<train.run_name>-explain`; returns (run dir, summary).
+    Explanations are appended as each batch finishes, so a Ctrl-C keeps what was explained (the summary needs
+    the whole split)."""
 
     from ..data.tasks import load_task
     from ..io import append_jsonl, atomic_write_json
     from ..models.loader import load_model
     from ..progress import PhaseProgress, make_console
-    from ..run.rundir import RunLock, check_writable, create_run_dir
+    from ..run.rundir import RunLock, check_writable, create_run_dir, with_run_name
 
     console = console or make_console()
     task = load_task(cfg.task, split)
@@ -131,7 +132,10 @@ def run_explain(cfg: ExpoConfig, split: str | None = None, limit: int | None = N
     console.print(task.summary())
     check_writable(Path(cfg.train.output_dir))
     model, tokenizer = load_model(cfg)
-    run = create_run_dir(cfg)  # after the model loads: a model that cannot load leaves no empty run behind
+    # A folder of its own, `<run_name>-explain`: explaining first must not take the name the training run will want
+    # (it did, and `expo-lite train` then landed in demo-2). After the model loads: a model that cannot load
+    # leaves no empty folder behind.
+    run = create_run_dir(with_run_name(cfg, f"{cfg.train.run_name}-explain"))
     records: list[Explanation] = []
     work = (f"{len(problems)} questions x {cfg.explain.num_tries} tries of up to {cfg.explain.max_new_tokens} "
             f"tokens, then the NLL of each valid try and of each expert solution under P(q)")

@@ -53,18 +53,34 @@ class _SoftTimeout(BaseException):
     """BaseException so math-verify's `except Exception` handlers cannot swallow it."""
 
 
+USERS_OPS = ("call", "resolve")  # a user's check: its failures are reported, not just False
 _CHECKS: dict[str, Any] = {}  # "module:function" -> the user's check, imported once per child
 
 
-def _call(request: dict[str, Any]) -> bool:
-    """A user's check (formats/program.py): True or False, else an exception that says what came back."""
+def _check_named(target: str) -> Any:
+    """The user's check a target names, imported once per child; an error that says which part is missing."""
     import importlib
 
-    target = request["target"]
     if target not in _CHECKS:
-        module, _, name = target.partition(":")
-        _CHECKS[target] = getattr(importlib.import_module(module), name)
-    result = _CHECKS[target](request["answer"], request["gold"], request["row"])
+        module_name, _, name = target.partition(":")
+        module = importlib.import_module(module_name)
+        if not hasattr(module, name):
+            public = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
+            raise AttributeError(f"module {module_name!r} ({getattr(module, '__file__', '?')}) has no {name!r}; "
+                                 f"its functions: {', '.join(public) or 'none'}")
+        if not callable(getattr(module, name)):
+            raise TypeError(f"{target} is a {type(getattr(module, name)).__name__}, not a function")
+        _CHECKS[target] = getattr(module, name)
+    return _CHECKS[target]
+
+
+def _call(request: dict[str, Any]) -> bool:
+    """A user's check (formats/program.py): True or False, else an exception that says what came back.
+    `resolve` only imports it (the format asks once, before any row depends on it)."""
+    check = _check_named(request["target"])
+    if request["op"] == "resolve":
+        return True
+    result = check(request["answer"], request["gold"], request["row"])
     if type(result).__name__ in ("bool", "bool_"):  # numpy's bool too
         return bool(result)
     raise TypeError(f"returned {type(result).__name__} {result!r:.60}, not True or False")
@@ -72,7 +88,7 @@ def _call(request: dict[str, Any]) -> bool:
 
 def _evaluate(request: dict[str, Any], timeout: int | None = None) -> bool:
     """math-verify on one request; gold is parsed first (math-verify's comparison is not symmetric)."""
-    if request["op"] == "call":
+    if request["op"] in USERS_OPS:
         return _call(request)
     from math_verify import parse, verify
 
@@ -119,7 +135,7 @@ def serve(warm: bool = True) -> None:
             error = f"{type(exc).__name__}: {exc}"[:300]
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
-        if error is not None and '"op": "call"' in line:  # only a user's check reports why (math: False is a verdict)
+        if error is not None and json.loads(line)["op"] in USERS_OPS:  # only a user's check reports why (math: False is a verdict)
             out.write(json.dumps({"result": False, "error": error}) + "\n")
         else:
             out.write('{"result": true}\n' if result else '{"result": false}\n')
@@ -316,7 +332,7 @@ def _in_process(request: dict[str, Any], why: str | None) -> tuple[bool, str | N
     try:
         return _evaluate(request, 2 if threading.current_thread() is threading.main_thread() else None), None
     except Exception as exc:  # noqa: BLE001
-        return False, f"{type(exc).__name__}: {exc}"[:300] if request.get("op") == "call" else None
+        return False, f"{type(exc).__name__}: {exc}"[:300] if request.get("op") in USERS_OPS else None
 
 
 _WARNED = False

@@ -104,7 +104,7 @@ CASES = [
     Case("config-batch-not-whole-groups", train("train.per_device_train_batch_size=6"),
          ["not a multiple of algo.num_generations (4)", "whole groups"]),
     Case("data-math-level-filter-empty", train("task.name=math", "task.path={data}/m.jsonl", "task.levels=[5]"),
-         ["no usable problems", "none left after task.levels", "task.levels: [5] kept 0 of 1 rows: the rows' levels "
+         ["no usable problems", "none left after the filter task.levels: [5]", "task.levels: [5] kept 0 of 1 rows: the rows' levels "
           "are 1; set task.levels: null to keep every row, or one of 1"], {"m.jsonl": MATH_ROW}),
     # ---- model paths
     Case("model-no-such-dir", train("model.name=./no-such-model"), ["'./no-such-model'", "no such directory"]),

@@ -66,6 +66,9 @@ def test_train_runs_three_exp_grpo_steps_on_the_embedded_model(embedded_model, t
     assert (run / "adapter" / "adapter_config.json").is_file()
     assert (run / "checkpoints" / "checkpoint-2").is_dir()
     assert "step=3/3" in result.output and "adapter" in result.output
+    started = ("step 1/3 started: sampling 2 completions for each of 2 prompts (up to 24 tokens), then 1 "
+               "self-explanation try for each question, then the update")
+    assert started in result.output and result.output.index(started) < result.output.index("step=1/3")
 
 
 @pytest.mark.parametrize(("algo", "key", "positive"), [("grpo", "expo/positives", False), ("grpo_sft_gt", "expo/positives", True)])

@@ -168,7 +168,7 @@ def test_ctrl_c_in_explain_and_eval_keeps_what_is_done(tiny_llama, tmp_path, cpu
     run = tmp_path / "demo"
     assert f"interrupted after {done}/{questions} questions" in output
     if command == "explain":
-        assert len((run / "explanations.jsonl").read_text().splitlines()) == done
+        assert len((tmp_path / "demo-explain" / "explanations.jsonl").read_text().splitlines()) == done
     else:
         partial = json.loads((run / "eval.partial.json").read_text())
         assert partial["partial"] is True and len(partial["questions"]) == done

@@ -76,29 +76,36 @@ def by_mode(answer, gold, row):
             pass
     if row["mode"] == "garbage":
         return "maybe"
+    if row["mode"] == "wrong":
+        return False
     return answer.strip() == gold.strip()
 '''
 
 
 def test_a_program_check_is_tried_on_every_gold_answer_before_training(tmp_path, monkeypatch):
+    """`expo-lite data` runs the check on every row's own gold answer: the rows it judged wrong and the calls
+    that gave no verdict are listed apart; a check that cannot be imported is an error with exit 2."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "task_checks.py").write_text(textwrap.dedent(CHECK))
     rows = [{"question": f"Q{i}?", "answer": f"a{i}", "mode": mode}
-            for i, mode in enumerate(["ok", "raise", "hang", "garbage", "ok"])]
+            for i, mode in enumerate(["ok", "raise", "hang", "garbage", "ok", "wrong"])]
     write_jsonl(tmp_path / "train.jsonl", rows)
     from expo_lite.verify.formats import program
 
+    data = ["data", "--set", "task.name=local", "--set", f"task.path={tmp_path / 'train.jsonl'}"]
     program.CHECKS.close()  # a child in this working directory, where task_checks.py is
     try:
-        result = runner.invoke(app, ["data", "--set", "task.name=local", "--set", f"task.path={tmp_path / 'train.jsonl'}",
-                                     "--set", "task.answer_format=program", "--set", "task.program=task_checks:by_mode"])
+        result = runner.invoke(app, [*data, "--set", "task.answer_format=program", "--set", "task.program=task_checks:by_mode"])
+        missing = runner.invoke(app, [*data, "--set", "task.answer_format=program:task_checks:by_row"])
     finally:
         program.CHECKS.close()
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
-    assert "your check on each row's own gold answer: 2 of 5 right; no verdict 3" in text
-    assert "local-1: RuntimeError: cannot judge a1" in text and "no verdict within" in text
-    assert "returned str 'maybe', not True or False" in text
+    assert "your check on each row's own gold answer: 2 of 6 right; judged wrong 1: local-5; no verdict 3: " in text
+    assert "local-1: RuntimeError: cannot judge a1" in text and "local-2: no verdict within" in text
+    assert "local-3: TypeError: returned str 'maybe', not True or False" in text
+    assert missing.exit_code == 2, missing.output
+    assert "task.program task_checks:by_row: AttributeError: module 'task_checks'" in " ".join(missing.output.split())
 
 
 @pytest.mark.slow
@@ -119,7 +126,7 @@ def test_explain_on_a_users_multiple_choice_file_names_the_options(embedded_mode
     result = runner.invoke(app, ["explain", "mine.yaml", "--set", "explain.num_tries=2",
                                  "--set", f"train.output_dir={tmp_path / 'runs'}"])
     assert result.exit_code == 0, result.output
-    records = [json.loads(x) for x in (tmp_path / "runs" / "demo" / "explanations.jsonl").read_text().splitlines()]
+    records = [json.loads(x) for x in (tmp_path / "runs" / "demo-explain" / "explanations.jsonl").read_text().splitlines()]
     assert len(records) == 4 and all(len(r["try_texts"]) == 2 for r in records)
     named = [(r["problem_id"], label) for r, (_, options, _) in zip(records, rows, strict=True) for text in r["try_texts"]
              for label, option in zip("ABCD", options, strict=True)

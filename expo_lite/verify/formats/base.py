@@ -59,6 +59,16 @@ class AnswerFormat:
         gold = raw.strip()
         return gold or None
 
+    def unusable_because(self, raw: str, context: Context) -> str:
+        """Why `gold_answer` refused a row, as a clause for the skip reason (": E is not one of the labels A-D"),
+        or "" when the format has nothing to add."""
+        return ""
+
+    def preflight(self, golds: Sequence[Item]) -> None:
+        """Raise ValueError when the format cannot grade this task at all, before anything loads (`golds`: the
+        first rows' gold answers judged against themselves). The built-in formats always can; a user's check
+        may not import (program.py)."""
+
     def find(self, text: str, context: Context) -> Found | None:
         raise NotImplementedError
 

@@ -40,6 +40,26 @@ def labels_of(context: Context) -> list[str]:
     return list(string.ascii_uppercase[:n])
 
 
+_LISTED_RE = re.compile(r"(?:^|\n)[ \t]*\(?([A-Z])[).:][ \t]+\S|\(([A-Z])\)[ \t]+\S")
+_OPTION_COLUMN_RE = re.compile(r"^(?:[A-J]|(?:option|opt|op|choice)[ _]?[a-j1-9])$", re.IGNORECASE)
+
+
+def listed_labels(question: str) -> list[str]:
+    """The labels a question text lists its options under ("(A) 4" / "A) 4" / "A. 4", on their lines or inline
+    as "(A) 4 (B) 5"), when they run A, B, C, ... from A; [] when it lists none."""
+    found = [a or b for a, b in _LISTED_RE.findall(question)]
+    labels: list[str] = []
+    for label in found:
+        if label == string.ascii_uppercase[len(labels)]:
+            labels.append(label)
+    return labels if len(labels) >= 2 else []
+
+
+def option_like_columns(context: Context) -> list[str]:
+    """Columns left unmapped whose names say they hold an option (A, B, C, D; option_a; opa; choice1)."""
+    return [str(key) for key in context if _OPTION_COLUMN_RE.match(str(key))]
+
+
 def _norm(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s.-]", " ", text.lower()).split()).rstrip(".")
 
@@ -53,7 +73,9 @@ class Choice(AnswerFormat):
                "in the row), compared with the gold label. A letter inside the reasoning is not an answer")
 
     def gold_answer(self, raw: str, context: Context) -> str | None:
-        labels = labels_of(context)
+        """The gold label, when it names one of the row's options: the options column's, or those the question
+        text lists as `(A) ...` / `A) ...` lines. A row with neither shows the model nothing to choose from."""
+        labels = labels_of(context) if context.get("options") else listed_labels(str(context.get("question", "")))
         text = raw.strip().strip("()").strip()
         if text in labels:
             return text
@@ -61,6 +83,16 @@ class Choice(AnswerFormat):
         if text.isdigit() and options and text not in labels and int(text) < len(options):
             return labels[int(text)]  # MMLU: the answer column is the 0-based index of the option
         return None
+
+    def unusable_because(self, raw: str, context: Context) -> str:
+        if not context.get("options") and not listed_labels(str(context.get("question", ""))):
+            loose = option_like_columns(context)
+            fix = (f"the columns {', '.join(loose)} look like options: map them with task.columns.options: "
+                   f"[{', '.join(loose)}]" if loose else
+                   "map its options column with task.columns.options (one list column, or several: [A, B, C, D])")
+            return f": the row has no options and its question lists none ({fix})"
+        labels = labels_of(context) if context.get("options") else listed_labels(str(context.get("question", "")))
+        return f": {raw.strip()[:20]!r} is not one of its labels {', '.join(labels)} (nor a 0-based option index)"
 
     def _label(self, clause: str, context: Context) -> str | None:
         """The option a clause names: its leading label (bracketed or bold), or an option's whole text."""

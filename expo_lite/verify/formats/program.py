@@ -9,6 +9,10 @@ function is imported by name in a child process of the verifier's kind (../sympy
 it is bounded as our math-verify calls are: a soft timer ends it after 1.5 s, the parent kills the child at 4 s,
 and neither a hang nor a crash reaches training. Verdicts are remembered per (answer, gold, row).
 
+Before any row depends on it (every command that loads the task: data, explain, train, eval), the check is
+imported by name and tried on the first rows' own gold answers (`preflight`): a module or function that does
+not exist, or a check that answers none of them, is a config error (exit 2) that says which.
+
 The rule when a check fails to give a verdict - it raises, misses the deadline, or returns something that is
 not True/False (None, 1.0, "yes"): that completion counts as wrong (reward 0, explanation invalid), the failure
 is counted and logged with the row id and the exception (`failures`, `expo-lite data` runs the check on every
@@ -24,15 +28,17 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from ..sympy_sandbox import Sandbox
+from ..sympy_sandbox import SOFT_SECONDS, Sandbox
 from .base import Context, Item
 from .exact import Exact
 
 FAILURES_IN_A_ROW_LIMIT = 20
+PREFLIGHT_ROWS = 4  # gold answers tried before anything loads; none answered: a config error
 LOGGED_FAILURES = 5
 
 log = logging.getLogger(__name__)
@@ -81,17 +87,41 @@ class Program(Exact):
     def judge_counting(self, items: Sequence[Item], stop: bool = False) -> list[bool]:
         """Verdicts with failures counted and logged; `stop`: apply the failures-in-a-row rule (training does,
         `expo-lite data`'s try-out on the gold answers does not)."""
+        return [verdict for verdict, _ in self.judge_reporting(items, stop)]
+
+    def judge_reporting(self, items: Sequence[Item], stop: bool = False) -> list[tuple[bool, str | None]]:
+        """(verdict, why there was none) per item: the error is None when the check answered True or False."""
         asked = [i for i, item in enumerate(items) if item.answer is not None]
-        requests = [{"op": "call", "target": self.target, "answer": items[i].answer, "gold": items[i].gold,
-                     "row": _jsonable(dict(items[i].context))} for i in asked]
-        verdicts = [False] * len(items)
-        for i, (verdict, error) in zip(asked, CHECKS.run_reporting(requests), strict=True):
-            verdicts[i] = verdict
+        results: list[tuple[bool, str | None]] = [(False, None)] * len(items)
+        for i, (verdict, error) in zip(asked, CHECKS.run_reporting([self._request(items[i]) for i in asked]), strict=True):
+            results[i] = (verdict, error)
             if error is None:
                 self.failures_in_a_row = 0
                 continue
             self._failed(items[i].row_id, error, stop)
-        return verdicts
+        return results
+
+    def preflight(self, golds: Sequence[Item]) -> None:
+        """Before any row depends on the check: it must import (module and function exist), and answer at least
+        one of the first PREFLIGHT_ROWS rows' own gold answers with True or False. Either failure is a config
+        error (ProgramCheckError, exit 2) named here, not a run whose every reward is 0."""
+        (_, error), = CHECKS.run_reporting([{"op": "resolve", "target": self.target}])
+        if error is not None:
+            raise ProgramCheckError(
+                f"task.program {self.target}: {error}. The check is imported by name from the working directory "
+                f"({os.getcwd()}) or an installed package: a file {self.target.partition(':')[0].replace('.', '/')}.py "
+                f"there defining {self.target.partition(':')[2]}(answer, gold, row) -> bool.")
+        probe = [item for item in golds if item.answer is not None][:PREFLIGHT_ROWS]
+        outcomes = CHECKS.run_reporting([self._request(item) for item in probe])
+        if probe and all(error is not None for _, error in outcomes):
+            raise ProgramCheckError(
+                f"task.program {self.target} gave no verdict on the first {len(probe)} rows' own gold answers "
+                f"({'; '.join(f'{item.row_id}: {error}' for item, (_, error) in zip(probe, outcomes, strict=True))}); "
+                f"it must return True or False within {SOFT_SECONDS:g} s, and judge a row's own gold answer right.")
+
+    def _request(self, item: Item) -> dict[str, Any]:
+        return {"op": "call", "target": self.target, "answer": item.answer, "gold": item.gold,
+                "row": _jsonable(dict(item.context))}
 
     def _failed(self, row_id: str, error: str, stop: bool) -> None:
         self.failures[error] += 1

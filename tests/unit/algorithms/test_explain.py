@@ -261,8 +261,11 @@ def test_explain_command_writes_records_and_summary(embedded_model, tmp_path):
         "--set", "explain.max_new_tokens=64", "--set", f"train.output_dir={tmp_path}", "--set", "train.run_name=ex",
     ])
     assert result.exit_code == 0, result.output
-    lines = (tmp_path / "ex" / "explanations.jsonl").read_text().splitlines()
+    lines = (tmp_path / "ex-explain" / "explanations.jsonl").read_text().splitlines()
     assert len(lines) == 2 and all(json.loads(line)["problem_id"].startswith("arith-") for line in lines)
-    summary = json.loads((tmp_path / "ex" / "explain_summary.json").read_text())
+    records = [json.loads(line) for line in lines]  # every try's text is kept, the refused ones' too
+    assert all(len(r["try_texts"]) == len(r["try_reasons"]) == 1 and r["try_texts"][0] for r in records)
+    assert not (tmp_path / "ex").exists()  # the training run's name is left free: `expo-lite train` lands in ex
+    summary = json.loads((tmp_path / "ex-explain" / "explain_summary.json").read_text())
     assert summary["questions"] == 2 and summary["nll_expert"] > 0
     assert "mean NLL per token, self-explanations" in result.output and "  unreached " in result.output

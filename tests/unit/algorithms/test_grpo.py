@@ -284,3 +284,16 @@ def test_sft_nll_under_unsloth_hidden_states_mode_on_gpu(tiny_llama, monkeypatch
         monkeypatch.setenv("UNSLOTH_RETURN_HIDDEN_STATES", "1")
         hidden = nll_sum(model, batch)
     torch.testing.assert_close(plain.float(), hidden.float(), rtol=1e-2, atol=1e-2)
+
+
+def test_the_training_rows_level_reads_back_as_the_problems_level(tiny_llama):
+    """The prompt dataset stores "no level" as -1 (one integer column); the problem the trainer explains, and the
+    explanation records it writes, say None as `expo-lite explain` does - and keep a real level as it is."""
+    from expo_lite.data.tasks import Problem
+
+    tok = load_tiny(tiny_llama)[1]
+    problems = [Problem("gsm8k-0", "What is 2 + 3?", "5", "2 + 3 = 5", None, None),
+                Problem("math-0", "What is $1+1$?", "2", "$1+1=\\boxed{2}$", 3, "Algebra")]
+    dataset, _ = build_prompt_dataset(problems, "hash", PromptConfig(), 512, tok)
+    assert dataset["level"] == [-1, 3]
+    assert [ExPGRPOTrainer._problem(row).level for row in dataset] == [None, 3]

@@ -4,6 +4,7 @@ countdown task, a user check's columns, and the error when the data and the form
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -108,10 +109,25 @@ def test_the_embedded_countdown_task(tmp_path):
     assert row.context == {"numbers": [2, 5], "target": 10}
 
 
-def test_a_program_check_gets_the_other_columns(tmp_path):
+@pytest.fixture
+def user_checks(tmp_path, monkeypatch):
+    """A user's module of checks in the working directory, where `task.program: module:function` finds it."""
+    from expo_lite.verify.formats import program
+
+    name = f"my_checks_{time.monotonic_ns()}"  # the check's child imports each module name once
+    (tmp_path / f"{name}.py").write_text("def is_prime_above(answer, gold, row):\n"
+                                         "    n = int(answer)\n"
+                                         "    return n > row['min'] and all(n % d for d in range(2, n))\n")
+    monkeypatch.chdir(tmp_path)
+    program.CHECKS.close()  # the next call starts a child in this working directory
+    yield name
+    program.CHECKS.close()
+
+
+def test_a_program_check_gets_the_other_columns(tmp_path, user_checks):
     rows = [{"question": "Name a prime above 10.", "answer": "11", "min": 10, "meta": {"source": "hand"}}]
-    data = _task(tmp_path, rows, "program", program="my_checks:is_prime_above")
-    assert data.answer_format == "program:my_checks:is_prime_above"
+    data = _task(tmp_path, rows, "program", program=f"{user_checks}:is_prime_above")
+    assert data.answer_format == f"program:{user_checks}:is_prime_above"
     assert data.problems[0].context == {"min": 10, "meta": {"source": "hand"}}
     assert json.loads(json.dumps(data.problems[0].verify_context()))["min"] == 10
 
@@ -205,7 +221,7 @@ def test_a_filter_inherited_from_a_recipe_that_empties_the_task_is_named_with_it
         result = CliRunner().invoke(app, [command, str(tmp_path / "mine.yaml")])
         assert result.exit_code == 2, (command, result.output)
         said = " ".join(result.output.split())
-        assert ("3 rows read, 3 usable, none left after task.levels: task.levels: [1, 2] (from base: demo) kept 0 of "
+        assert ("3 rows read, 3 usable, none left after the filter task.levels: [1, 2] (from base: demo) kept 0 of "
                 "3 rows: the rows have no level; set task.levels: null to keep every row") in said, (command, said)
     (tmp_path / "mine.yaml").write_text(
         "base: demo\ntask: {name: local, path: arc.jsonl, answer_format: choice, levels: null,\n"
@@ -233,3 +249,83 @@ def test_a_filter_that_keeps_some_rows_says_how_many_and_a_base_key_unused_by_th
                                           "levels are 1, 2, 3")
     assert data.notes == ["task.num_problems (from base: base.yaml) is not used by the local task"]
     assert load_config(tmp_path / "mine.yaml", ["task.levels=[1]"]).task.origin("task.levels") == ""  # --set is yours
+
+
+def test_a_check_that_cannot_judge_is_refused_when_the_task_loads_naming_what_is_missing(tmp_path, user_checks):
+    """Every command loads the task first (data, explain, train, eval): a module or function that does not exist,
+    or a check that answers none of the first rows' own gold answers, stops it there with the reason."""
+    rows = [{"question": "Name a prime above 10.", "answer": "11", "min": 10},
+            {"question": "Name a prime above 20.", "answer": "23", "min": 20}]
+    with pytest.raises(ValueError, match="No module named 'no_such_module'") as missing:
+        _task(tmp_path, rows, "program", program="no_such_module:check")
+    assert "working directory" in str(missing.value) and "no_such_module.py" in str(missing.value)
+    with pytest.raises(ValueError, match=r"has no 'is_prime'; its functions: is_prime_above"):
+        _task(tmp_path, rows, "program", program=f"{user_checks}:is_prime")
+    (tmp_path / "broken_checks.py").write_text("def check(answer, gold, row):\n    return row['nope']\n")
+    with pytest.raises(ValueError, match=r"no verdict on the first 2 rows' own gold answers \(local-0: KeyError"):
+        _task(tmp_path, rows, "program", program="broken_checks:check")
+
+
+def test_program_may_be_named_in_the_form_expo_lite_data_shows():
+    cfg = TaskConfig(answer_format="program:my_checks:check")
+    assert (cfg.answer_format, cfg.program) == ("program", "my_checks:check")
+    assert TaskConfig(answer_format="program:a:b", program="a:b").program == "a:b"
+    with pytest.raises(ValueError, match="name two checks"):
+        TaskConfig(answer_format="program:a:b", program="a:c")
+
+
+CSV_MCQ = ("question,A,B,C,D,answer\n"  # the MMLU release's csv layout, with a header
+           "Which gas do plants absorb from the air?,oxygen,carbon dioxide,nitrogen,helium,B\n"
+           "Which planet is largest?,Mars,Venus,Jupiter,,C\n")
+
+
+def test_csv_options_given_as_columns_are_read_in_label_order_and_shown(tmp_path):
+    from expo_lite.config import PromptConfig
+    from expo_lite.data.prompts import user_text
+
+    path = tmp_path / "train.csv"
+    path.write_text(CSV_MCQ, encoding="utf-8")
+    first, second = load_task(TaskConfig(name="local", path=str(path), answer_format="choice",
+                                         columns={"options": ["A", "B", "C", "D"]})).problems
+    assert first.context == {"options": ["oxygen", "carbon dioxide", "nitrogen", "helium"]} and first.answer == "B"
+    assert second.context == {"options": ["Mars", "Venus", "Jupiter"]}  # an empty last cell is no option
+    shown = user_text(first.question, "choice", PromptConfig(), context=first.context)
+    assert "(B) carbon dioxide" in shown and "(D) helium" in shown
+    with pytest.raises(ValueError, match="only columns.options may list"):
+        TaskConfig(columns={"answer": ["x", "y"]})
+    with pytest.raises(TaskError, match=r"task.columns.options \(one column per option\): missing column\(s\) \['E'\]"):
+        load_task(TaskConfig(name="local", path=str(path), answer_format="choice", columns={"options": ["A", "E"]}))
+
+
+def test_choice_rows_without_options_are_refused_and_unmapped_option_columns_are_named(tmp_path):
+    """Gold letters alone show the model nothing to choose from: such rows are not usable, and when the file's
+    option columns were left unmapped the error says how to map them. A gold letter that is not one of the row's
+    labels is refused too."""
+    path = tmp_path / "train.csv"
+    path.write_text(CSV_MCQ, encoding="utf-8")
+    with pytest.raises(TaskError, match=r"the row has no options .*the columns A, B, C, D look like options: map them "
+                                        r"with task.columns.options: \[A, B, C, D\]"):
+        load_task(TaskConfig(name="local", path=str(path), answer_format="choice"))
+    listed = {"question": "Which is a mammal?\n(A) trout\n(B) whale\n(C) shark", "answer": "B"}
+    rows = [listed, {**listed, "answer": "E"}, {"question": "Pick one.", "answer": "A"},
+            {"question": "Which is largest?", "options": ["1", "3", "2", "0"], "answer": "E"}]
+    data = _task(tmp_path, [*rows, listed, listed], "choice")
+    assert [p.answer for p in data.problems] == ["B", "B", "B"]  # options listed in the question are options
+    assert data.skipped == {"gold answer not usable as choice: 'E' is not one of its labels A, B, C (nor a 0-based "
+                            "option index)": 1,
+                            "gold answer not usable as choice: the row has no options and its question lists none "
+                            "(map its options column with task.columns.options (one list column, or several: "
+                            "[A, B, C, D]))": 1,
+                            "gold answer not usable as choice: 'E' is not one of its labels A, B, C, D (nor a "
+                            "0-based option index)": 1}
+
+
+def test_an_empty_list_cell_is_an_empty_list_and_a_bad_one_names_its_row(tmp_path):
+    path = tmp_path / "train.csv"
+    path.write_text('question,answer,aliases\n"Capital of France?",Paris,\n"Capital of Peru?",Lima,Lima city\n',
+                    encoding="utf-8")
+    with pytest.raises(TaskError, match=r"row local-1 \(row 2 of the data\): column 'aliases' holds str 'Lima city'"):
+        load_task(TaskConfig(name="local", path=str(path), answer_format="exact"))
+    path.write_text('question,answer,aliases\n"Capital of France?",Paris,\n', encoding="utf-8")
+    (row,) = load_task(TaskConfig(name="local", path=str(path), answer_format="exact")).problems
+    assert row.context == {"aliases": []}

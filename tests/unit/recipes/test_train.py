@@ -18,7 +18,7 @@ from helpers import load_tiny
 def test_leaked_hidden_states_flag_is_cleared_by_sampling_and_after_an_oom(tiny_llama, monkeypatch):
     from expo_lite.core.sampling import generate
     from expo_lite.recipes.train import answer_oom
-    from expo_lite.run.planner import GPUOutOfMemoryError
+    from expo_lite.run.errors import GPUOutOfMemoryError
 
     model, tok = load_tiny(tiny_llama)
     monkeypatch.setenv("UNSLOTH_RETURN_HIDDEN_STATES", "1")

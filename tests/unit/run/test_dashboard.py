@@ -14,7 +14,7 @@ from expo_lite.config import ExpoConfig, load_config
 from expo_lite.data.tasks import load_task
 from expo_lite.models.loader import load_model
 from expo_lite.recipes.train import build_prompt_dataset, use_dashboard
-from expo_lite.run.callbacks import MetricsLogger
+from expo_lite.run.callbacks import MetricsLogger, StepProgress
 from expo_lite.run.dashboard import Dashboard, DashboardState, render, sparkline
 from expo_lite.run.rundir import create_run_dir
 from expo_lite.verify.answers import correctness_reward
@@ -109,3 +109,25 @@ def test_show_explanations_prefers_a_valid_one():
     dash = Dashboard({"algo": "a"}, console=Console(record=True))
     dash.show_explanations([Explanation("1", "q1", "1", 1, False, "leak"), Explanation("2", "q2", "2", 1, True, "ok", text="t")])
     assert dash.state.latest == {"question": "q2", "text": "t", "verdict": "valid"}
+
+
+def test_plain_mode_says_when_each_step_starts_and_warns_after_a_cut_off_or_zero_gradient_step(tiny_trainer, tmp_path):
+    """A step is announced when it starts (nothing else is printed until it ends), and a step whose completions
+    were all cut off, or whose gradient was zero, is followed by a warning - exactly when its metrics say so."""
+    console = Console(record=True, width=80)
+    run = create_run_dir(load_config(None, [f"train.output_dir={tmp_path}"]))
+    progress = StepProgress(console, "sampling 2 completions for each of 2 prompts", max_completion_length=4)
+    tiny_trainer([MetricsLogger(run, console), progress]).train()
+    lines = [ln for ln in console.export_text().splitlines() if ln.strip()]
+    records = [r for r in map(json.loads, run.metrics_path.read_text().splitlines()) if "grad_norm" in r]
+    expected = []
+    for r in records:
+        expected += [f"step {r['step']}/2 started: sampling 2 completions for each of 2 prompts", f"step={r['step']}/2 "]
+        if r["completions/clipped_ratio"] == 1.0:
+            expected.append(f"warning: step {r['step']}: every completion was cut off at train.max_completion_length=4")
+        if r["grad_norm"] == 0.0:
+            expected.append(f"warning: step {r['step']}: the gradient was zero, the step changed nothing: every "
+                            f"group's rollouts got the same reward (zero_std 1.00) and no self-explanation was valid")
+    assert len(lines) == len(expected) and all(ln.startswith(e) for ln, e in zip(lines, expected, strict=True)), lines
+    # 4 new tokens from a random model never end a turn, and all-wrong groups with no positive give no gradient
+    assert progress.warned == {"clipped": 2, "zero_gradient": 2}
