@@ -79,6 +79,8 @@ def render_summary(summary: dict[str, Any], console: Any) -> None:
     columns = [(f"level {level}" if level != "None" else "none", row) for level, row in summary["by_level"].items()]
     if len(columns) > 1 or not columns:
         columns.append(("all", summary))
+    elif columns[0][0] == "none":  # a task without levels (GSM8K, a user's file): its one column is all of it
+        columns = [("all", summary)]
     # no rules, two spaces between columns: five levels, "none" and "all" fit 80 columns with every label whole
     table = Table(title="Self-explanations", title_justify="left", box=None, pad_edge=False, padding=(0, 0, 0, 2),
                   header_style="bold")

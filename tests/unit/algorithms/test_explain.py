@@ -218,6 +218,11 @@ def test_the_explain_tables_read_whole_at_80_columns_and_piped():
     for column in ("level 1", "level 5", "none", "all", "refused by"):
         assert column in text
     assert "+2.00 nats" in text and "1.20" in text  # answer gain of the kept ones; NLL ratio expert/self
+    no_levels = io.StringIO()  # a task without levels (GSM8K, a user's file) has one column, all of it
+    render_summary(summarize([Explanation("0", "q", "1", None, False, "truncated", try_reasons=["truncated"])],
+                             [None]), Console(file=no_levels, width=80))
+    header = next(line for line in no_levels.getvalue().splitlines() if line.strip() and "Self-explanations" not in line)
+    assert header.split() == ["all"]
 
 
 def test_summary_counts_and_nll_ratio():
