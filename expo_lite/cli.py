@@ -121,14 +121,15 @@ def data_cmd(
     """Load the task as training would: rows, skipped rows and why, levels, types, answer format, a sample P(q)."""
     from rich.console import Console
 
-    from .tools.data_report import add_sample, describe, render, render_sample
+    from .data.tasks import load_task
+    from .tools.data_report import describe, render, render_sample, sample_prompt
 
     console = Console(soft_wrap=True)  # long lines stay whole: they get piped and grepped
     with _exit_statuses():
         cfg = load_config(config, set_)
-        info = describe(cfg, split, sample=False)
-        render(info, console)  # the facts at once; the templated P(q) needs transformers, seconds to import
-        render_sample(add_sample(info, cfg), console)
+        task = load_task(cfg.task, split)
+        render(describe(cfg, task, split), console)  # the facts at once; the templated P(q) needs transformers
+        render_sample(sample_prompt(cfg.model, cfg.prompt, task), console)
 
 
 @app.command("eval")

@@ -168,7 +168,6 @@ def _apply_filters(data: TaskData, cfg: TaskConfig) -> list[Problem]:
 
 
 GENERATED_ONLY = ("num_problems", "seed")  # read by the embedded generators (arithmetic, countdown) alone
-HUB_ONLY = ("hub_id",)  # read by the hub loaders (gsm8k, math) alone
 
 
 def _unused_keys(cfg: TaskConfig) -> list[str]:

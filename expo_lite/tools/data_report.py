@@ -12,19 +12,18 @@ from collections import Counter
 from typing import Any
 
 from ..config import ExpoConfig, ModelConfig, PromptConfig
-from ..data.tasks import TaskData, load_task
+from ..data.tasks import TaskData
 from ..verify.formats import Item, answer_format
 from ..verify.formats.program import Program
 
 
-def describe(cfg: ExpoConfig, split: str | None = None, sample: bool = True) -> dict[str, Any]:
-    """Facts about the task split as training would load it (raises TaskError when nothing is usable, and
-    ProgramCheckError when a user's check cannot be imported or answers none of the first rows). `sample`: also the
-    chat-templated P(q) of the first problem, which needs transformers (seconds to import); the CLI prints the
-    facts first and adds it with `add_sample`."""
-    task = load_task(cfg.task, split)
+def describe(cfg: ExpoConfig, task: TaskData, split: str | None = None) -> dict[str, Any]:
+    """Facts about `task`, the split as training loads it (`load_task`, which raises TaskError when nothing is
+    usable and ProgramCheckError when a user's check cannot be imported or answers none of the first rows). The
+    sample P(q) is apart (`sample_prompt`): it needs transformers, seconds to import, so the CLI prints these
+    facts first."""
     fmt = answer_format(task.answer_format)
-    info = {
+    return {
         "task": cfg.task.name,
         "source": cfg.task.path or ("embedded generator" if cfg.task.name in ("arithmetic", "countdown") else "hub"),
         "split": split or cfg.task.split,
@@ -42,17 +41,7 @@ def describe(cfg: ExpoConfig, split: str | None = None, sample: bool = True) -> 
         "grading": fmt.grading,
         "self_check": _self_check(fmt, task) if isinstance(fmt, Program) else None,
         "with_solution": sum(bool(p.solution) for p in task.problems),
-        "_task": task,
     }
-    if sample:
-        add_sample(info, cfg)
-    return info
-
-
-def add_sample(info: dict[str, Any], cfg: ExpoConfig) -> dict[str, Any]:
-    """The first problem's P(q) as the model will see it (chat-templated when the tokenizer is on disk)."""
-    info["sample"] = _sample(cfg.model, cfg.prompt, info["_task"])
-    return info
 
 
 def _self_check(fmt: Program, task: TaskData) -> dict[str, Any]:
@@ -72,7 +61,8 @@ def _counts(values: Any) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: (kv[0] == "unknown", len(kv[0]), kv[0])))
 
 
-def _sample(model: ModelConfig, prompts: PromptConfig, task: TaskData) -> dict[str, Any]:
+def sample_prompt(model: ModelConfig, prompts: PromptConfig, task: TaskData) -> dict[str, Any]:
+    """The first problem's P(q) as the model will see it (chat-templated when the tokenizer is on disk)."""
     from ..data.prompts import standard_prompt, user_text
 
     problem = task.problems[0]
@@ -135,12 +125,9 @@ def render(info: dict[str, Any], console: Any) -> None:
             for value, n in info[key].items():
                 table.add_row(value, str(n))
             console.print(table)
-    if "sample" in info:
-        render_sample(info, console)
 
 
-def render_sample(info: dict[str, Any], console: Any) -> None:
-    sample = info["sample"]
+def render_sample(sample: dict[str, Any], console: Any) -> None:
     how = "chat-templated P(q)" if sample["templated"] else f"user turn of P(q) (no local tokenizer: {sample['why_not_templated']})"
     console.print(f"[bold]sample {how}[/bold] for {sample['id']} (gold answer: {sample['gold']}):")
     console.print(sample["prompt"], markup=False, highlight=False)

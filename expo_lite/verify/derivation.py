@@ -103,30 +103,26 @@ def _value(number: str, denominator: str | None) -> Fraction | None:
         return None
 
 
-def _values(matches: list[re.Match[str]], number_group: int) -> list[Fraction]:
-    """The values of matches of a pattern whose groups are (frac numerator, frac denominator, number,
-    denominator) starting at `number_group - 2`."""
-    out = []
-    for m in matches:
-        num, den = m.group(number_group - 2), m.group(number_group - 1)
-        if num is not None:
-            value: Fraction | None = Fraction(int(num), int(den)) if int(den) else None
-        else:
-            value = _value(m.group(number_group), m.group(number_group + 1))
-        if value is not None:
-            out.append(value)
-    return out
+def _match_value(m: re.Match[str], number_group: int) -> Fraction | None:
+    """The value a match of a pattern states, its groups being (frac numerator, frac denominator, number,
+    denominator) starting at `number_group - 2`; None when it is no number (a zero denominator)."""
+    num, den = m.group(number_group - 2), m.group(number_group - 1)
+    if num is not None:
+        return Fraction(int(num), int(den)) if int(den) else None
+    return _value(m.group(number_group), m.group(number_group + 1))
 
 
 def computed_values(reasoning: str) -> list[Fraction]:
     """Every value the reasoning computes, in the ways of the module docstring."""
     values = []
     for m in _VALUE_AFTER_EQUALS_RE.finditer(reasoning):
-        for value in _values([m], 3):
-            written = _left_side_value(reasoning[_segment_start(reasoning, m.start()) : m.start()])
-            percent = re.match(r"\s*\\?%", reasoning[m.end() :]) is not None  # "8 / 25 = 32%", "15 / 60 * 100 = 25%"
-            if written is None or any(_agrees(written * scale, value, m.group(3)) for scale in ((1, 100) if percent else (1,))):
-                values.append(value)
+        value = _match_value(m, 3)
+        if value is None:
+            continue
+        written = _left_side_value(reasoning[_segment_start(reasoning, m.start()) : m.start()])
+        percent = re.match(r"\s*\\?%", reasoning[m.end() :]) is not None  # "8 / 25 = 32%", "15 / 60 * 100 = 25%"
+        if written is None or any(_agrees(written * scale, value, m.group(3)) for scale in ((1, 100) if percent else (1,))):
+            values.append(value)
     values += [v for m in _VALUE_BEFORE_VARIABLE_RE.finditer(reasoning) if (v := _value(m.group(1), None)) is not None]
     for m in _EXPRESSION_RE.finditer(reasoning):
         if not reasoning[m.end() :].lstrip().startswith("="):  # an equated expression's result is its own
@@ -174,14 +170,14 @@ def _results_in_words(clause: str) -> list[Fraction]:
     """Results stated in words that equal the arithmetic written before them in the clause (see the docstring)."""
     out = []
     for m in _RESULT_WORD_RE.finditer(clause):
-        stated = _values([m], 3)
+        stated = _match_value(m, 3)
         before = clause[: m.start()]
         for pattern, symbols in _IN_SYMBOLS:
             before = pattern.sub(symbols, before)
         last = max(before.rfind(ch) for ch in "0123456789)")
         written = _left_side_value(before[: last + 1]) if last >= 0 else None  # "14 boys + 11 girls", "... 50, which"
-        if stated and written is not None and written == stated[0]:
-            out.append(stated[0])
+        if stated is not None and written is not None and written == stated:
+            out.append(stated)
     for m in _ROUNDED_RE.finditer(clause):
         rounded, last = _value(m.group(1), None), _LAST_NUMBER_RE.search(clause[: m.start()])
         value = _value(last.group(1), None) if last else None

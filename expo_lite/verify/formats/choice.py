@@ -55,6 +55,12 @@ def listed_labels(question: str) -> list[str]:
     return labels if len(labels) >= 2 else []
 
 
+def offered_labels(context: Context) -> list[str]:
+    """The labels a row offers the model to choose from: its options' (options column), else those its question
+    lists; [] when it offers none."""
+    return labels_of(context) if context.get("options") else listed_labels(str(context.get("question", "")))
+
+
 def option_like_columns(context: Context) -> list[str]:
     """Columns left unmapped whose names say they hold an option (A, B, C, D; option_a; opa; choice1)."""
     return [str(key) for key in context if _OPTION_COLUMN_RE.match(str(key))]
@@ -75,7 +81,7 @@ class Choice(AnswerFormat):
     def gold_answer(self, raw: str, context: Context) -> str | None:
         """The gold label, when it names one of the row's options: the options column's, or those the question
         text lists as `(A) ...` / `A) ...` lines. A row with neither shows the model nothing to choose from."""
-        labels = labels_of(context) if context.get("options") else listed_labels(str(context.get("question", "")))
+        labels = offered_labels(context)
         text = raw.strip().strip("()").strip()
         if text in labels:
             return text
@@ -85,14 +91,14 @@ class Choice(AnswerFormat):
         return None
 
     def unusable_because(self, raw: str, context: Context) -> str:
-        if not context.get("options") and not listed_labels(str(context.get("question", ""))):
-            loose = option_like_columns(context)
-            fix = (f"the columns {', '.join(loose)} look like options: map them with task.columns.options: "
-                   f"[{', '.join(loose)}]" if loose else
-                   "map its options column with task.columns.options (one list column, or several: [A, B, C, D])")
-            return f": the row has no options and its question lists none ({fix})"
-        labels = labels_of(context) if context.get("options") else listed_labels(str(context.get("question", "")))
-        return f": {raw.strip()[:20]!r} is not one of its labels {', '.join(labels)} (nor a 0-based option index)"
+        labels = offered_labels(context)
+        if labels:
+            return f": {raw.strip()[:20]!r} is not one of its labels {', '.join(labels)} (nor a 0-based option index)"
+        loose = option_like_columns(context)
+        fix = (f"the columns {', '.join(loose)} look like options: map them with task.columns.options: "
+               f"[{', '.join(loose)}]" if loose else
+               "map its options column with task.columns.options (one list column, or several: [A, B, C, D])")
+        return f": the row has no options and its question lists none ({fix})"
 
     def _label(self, clause: str, context: Context) -> str | None:
         """The option a clause names: its leading label (bracketed or bold), or an option's whole text."""

@@ -108,12 +108,11 @@ class Countdown(AnswerFormat):
         may say only "Reach the target."); the embedded task's questions state them."""
         if "numbers" not in context or "target" not in context or not layout.get("numbers"):
             return question
-        stated = re.findall(r"\d+", question)
-        wanted = [str(int(n)) for n in context["numbers"]] + [str(int(context["target"]))]
+        numbers, target = [str(int(n)) for n in context["numbers"]], int(context["target"])
+        stated, wanted = re.findall(r"\d+", question), [*numbers, str(target)]
         if all(stated.count(n) >= wanted.count(n) for n in set(wanted)):
             return question
-        line = layout["numbers"].format(numbers=", ".join(str(int(n)) for n in context["numbers"]),
-                                        target=int(context["target"]))
+        line = layout["numbers"].format(numbers=", ".join(numbers), target=target)
         return question.rstrip() + "\n\n" + line
 
     def reached_value(self, found: str, gold: str, context: Context) -> str | None:
