@@ -181,7 +181,9 @@ class ExplainConfig(_Section):
     min_reasoning_tokens: int = Field(8, ge=0)
     reach_check: Literal["auto", "derivation", "answer_gain", "both", "off"] = Field(
         "auto", description="How a try must show that its reasoning reaches its answer (refused as unreached): "
-                            "derivation = the answer is the result of a computation in the reasoning (formats "
+                            "derivation = the answer ends an `=` chain whose step before it is worth it, solves the "
+                            "reasoning's equations, or is the result of a computation in the reasoning, and no "
+                            "plain arithmetic written on the way is false (refused as false_equation) (formats "
                             "whose reasoning computes: math, GSM8K, countdown); answer_gain = the reasoning raises "
                             "the policy's log-probability of the answer by more than min_answer_gain (every "
                             "format); auto = derivation where the format computes, answer_gain elsewhere.")

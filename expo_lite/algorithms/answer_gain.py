@@ -5,9 +5,10 @@ answer. Property (2), measured on one self-explanation c~ with final answer a, u
 
     answer gain = log pi(a | P(q), c~, marker) - log pi(a | P(q), marker)
 
-the log-probability of the answer where the training target states it (its final line, "#### a" or
-"The final answer is $\\boxed{a}$."), after the reasoning, against the same final line written as the whole
-reply, with no reasoning. Reasoning that reaches a makes it far likelier than a bare guess ("Sara has
+the log-probability of the answer where the training target states it (in its last step, "$625-16=\\boxed{a}$.",
+or in its final line, "#### a"), after the reasoning, against the answer written as the whole reply with no
+reasoning: the format's final line up to the answer, then the target's own text from the answer on
+(explain.answer_alone), so both terms count the same tokens. Reasoning that reaches a makes it far likelier than a bare guess ("Sara has
 1 + 4 = 5 marbles." then "#### 5"); reasoning that computed something else leaves the model expecting that
 other value, and the hinted answer written after it gains little or loses ("3 * 4 = 12 ... #### 7").
 

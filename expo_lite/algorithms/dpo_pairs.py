@@ -24,7 +24,7 @@ from ..core.sampling import Generation, Row, decode
 from ..data.prompts import standard_prompt, user_text
 from ..data.tasks import Problem
 from ..verify.formats import answer_format
-from .explain import completion_ids_for, explanation_rows, group_tries, judge, normalised_target
+from .explain import completion_ids_for, explanation_rows, group_tries, judge, training_target
 
 SKIP_NO_CHOSEN = "no valid chosen"
 SKIP_NO_REJECTED = "no incorrect rollout"
@@ -110,7 +110,7 @@ def _build_chunk(model: Any, tokenizer: Any, problems: list[Problem], fmt: str, 
         records = judge(model, tokenizer, problems, tries, fmt, how.explain, how.prompts)
         chosen_texts = [r.text if r.valid else None for r in records]
     else:
-        chosen_texts = [normalised_target(p.solution, p.answer, fmt) if p.solution else None for p in problems]
+        chosen_texts = [training_target(p.solution, p.answer, fmt, p.verify_context()) if p.solution else None for p in problems]
     return assemble_pairs(model, tokenizer, problems, prompts, rollouts, chosen_texts, fmt, how, round_index)
 
 

@@ -12,23 +12,32 @@ For each question we sample `num_tries` completions of P_x(q, a*) and check each
                 (a `=`, or digits joined by an operator) that echoes the hint, or that states the right answer
                 in the format's way ahead of computations (or, in prose without any, in the first half); a
                 number that equals the answer inside a step is not a statement
-  no_reasoning  in a format whose reasoning computes (math, GSM8K, countdown: `shows_work`), no computation
-                at all before the final answer ("1. What is the problem? 2. How to solve it yourself. 3. The
-                answer is 448000."): the answer verifies, but nothing leads to it
+  no_reasoning  in a format whose reasoning computes (math, GSM8K, countdown: `shows_work`), nothing of the
+                problem's mathematics before the final answer: no computation, no number other than a list
+                marker, no math ("1. What is the problem? 2. How to solve it yourself. 3. The answer is
+                448000."): the answer verifies, but nothing leads to it. Counting in words over the problem's
+                quantities is reasoning ("Checking the primes 2, 3, and 5 as potential divisors, we see that
+                there are $\\boxed{2}$ prime numbers between 20 and 30", a MATH solution)
   too_short     fewer than min_reasoning_tokens tokens of reasoning before the final answer
+  false_equation  (with the derivation test) the reasoning writes plain arithmetic that is false ("Raj has
+                74 - 14 = 48 cookies left"): trained on, it teaches false arithmetic whatever the answer
   unreached     the reasoning does not reach its answer (`explain.reach_check`): it computed something else and
                 then wrote the hinted answer ("3 * 4 = 12 ... #### 7"), a rationalisation, not an explanation.
                 Trained on under P(q) it would teach the model to write a memorised answer after unrelated work,
                 the opposite of ExPO's property (2): a positive raises the likelihood of the right answer. Two
-                tests: `derivation` (../verify/derivation.py: the answer is the result of a computation in the
-                reasoning; formats whose reasoning computes) and `answer_gain` (answer_gain.py: the reasoning
-                raises the policy's log-probability of the answer; every format, read from the scoring pass
-                below). `auto`: derivation where the format computes, answer_gain elsewhere
+                tests: `derivation` (../verify/derivation.py: the answer ends a chain whose step before it is worth
+                it, solves the reasoning's equations, or is the result of a computation in the reasoning; formats
+                whose reasoning computes) and `answer_gain` (answer_gain.py: the reasoning raises the policy's
+                log-probability of the answer; every format, read from the scoring pass below). `auto`:
+                derivation where the format computes, answer_gain elsewhere
 
 Finding the answer, comparing it and the leak check are the task's answer format's (verify/formats/). The
-sentence that states the final answer is replaced by the format's canonical line for a* ("#### a*" or "The
-final answer is $\\boxed{a*}$."), so every target ends the same way; in a task with several right answers
-(countdown, a user's own check) the line states the explanation's own verified answer instead of a*.
+reasoning of a try is its text up to the final answer's marker (the `\\boxed`, the `####`, "the answer is"): on
+MATH the last computation shares a sentence with the answer ("$625-16=\\boxed{609}$"), and it is part of the
+reasoning the checks read and of the target that is trained. The target normalises only the answer's wrapper and
+form (`training_target`: the box or `####` line rewritten where it stands to state a*, or the format's final line
+added after a statement in words); in a task with several right answers (countdown, a user's own check) it states
+the explanation's own verified answer instead of a*.
 
 Among the valid tries we keep the one most likely under the *standard* prompt P(q) (highest mean
 token log-prob): that is the sample the policy could most plausibly have produced without the hint,
@@ -47,13 +56,14 @@ from ..core.logprobs import score_completions
 from ..core.sampling import Generation, Row, decode
 from ..data.prompts import final_line, hint_prompt, standard_prompt
 from ..data.tasks import Problem
-from ..verify.derivation import reaches
+from ..verify.derivation import false_equation, reach
 from ..verify.extraction import sentence_start
 from ..verify.formats import Context, Item, answer_format
 from .answer_gain import answer_gain, answer_tail_tokens
 
 # in the order checked
-REASONS = ("truncated", "no_answer", "wrong_answer", "leak", "early_answer", "no_reasoning", "too_short", "unreached")
+REASONS = ("truncated", "no_answer", "wrong_answer", "leak", "early_answer", "no_reasoning", "too_short", "false_equation",
+           "unreached")
 VALID = "ok"
 # One line each, for tables and legends (`expo-lite explain`).
 REASON_HELP = {
@@ -62,8 +72,9 @@ REASON_HELP = {
     "wrong_answer": "the final answer is not the gold one",
     "leak": "admits it was handed the answer",
     "early_answer": "states the answer before reasoning to it",
-    "no_reasoning": "no computation before the answer (math, countdown)",
+    "no_reasoning": "nothing of the problem's mathematics before the answer (math, countdown)",
     "too_short": "fewer than explain.min_reasoning_tokens tokens of reasoning",
+    "false_equation": "writes false plain arithmetic (74 - 14 = 48) (explain.reach_check)",
     "unreached": "the reasoning does not reach its answer (explain.reach_check)",
 }
 
@@ -106,18 +117,20 @@ def check_explanation(text: str, truncated: bool, gold: str, cfg: ExplainConfig,
         return "wrong_answer", None
     if form.leaks(text, cfg.leak_phrases):
         return "leak", None
-    before = text[: sentence_start(text, found.start)]  # the answer statement is rewritten later
-    if announces_answer(before, gold, fmt, context or {}):
+    reasoning = text[: found.start]  # up to the answer's marker: "... = \frac{21\cdot30}{45} = " before \boxed{14}
+    if announces_answer(text[: sentence_start(text, found.start)], gold, fmt, context or {}):  # before the final sentence
         return "early_answer", None
-    if form.shows_work and not _COMPUTATION_RE.search(before):
+    if form.shows_work and not works_with_quantities(reasoning):
         return "no_reasoning", None  # e.g. "1. What is the problem? 2. How to solve it. The answer is 448000."
-    reasoning = before.rstrip()
-    if len(tokenizer(reasoning, add_special_tokens=False)["input_ids"]) < cfg.min_reasoning_tokens:
+    if len(tokenizer(reasoning.rstrip(), add_special_tokens=False)["input_ids"]) < cfg.min_reasoning_tokens:
         return "too_short", None
     value = form.reached_value(found.text, gold, context or {})
-    if reach_tests(cfg, fmt)[0] and value is not None and not reaches(reasoning, value):
-        return "unreached", None  # e.g. "How much Raj has now: 3 * 4 = 12." before "#### 7"
-    return VALID, reasoning
+    if reach_tests(cfg, fmt)[0] and value is not None:
+        if false_equation(text, found.start) is not None:
+            return "false_equation", None  # "Raj has 74 - 14 = 48 cookies left."
+        if not reach(text, found.start, value, found.end if found.end >= 0 else None).reached:
+            return "unreached", None  # e.g. "How much Raj has now: 3 * 4 = 12." before "#### 7"
+    return VALID, reasoning.rstrip()
 
 
 def reach_tests(cfg: ExplainConfig, fmt: str) -> tuple[bool, bool]:
@@ -130,6 +143,16 @@ def reach_tests(cfg: ExplainConfig, fmt: str) -> tuple[bool, bool]:
 
 _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+|\n+")
 _COMPUTATION_RE = re.compile(r"=|\d\s*[-+*/×÷x]\s*[\d($]|\\(?:frac|times|cdot|div)\b")
+_LIST_MARKER_RE = re.compile(r"^\s*(?:step\s*)?\d+\s*[.):]|\bstep\s*\d+", re.IGNORECASE | re.MULTILINE)
+_QUANTITY_RE = re.compile(r"\d|\$[^$\s]")
+
+
+def works_with_quantities(reasoning: str) -> bool:
+    """The reasoning computes (`=`, an operator between numbers, `\\frac`) or works with the problem's quantities: a
+    number that is not a list marker, or math ("Checking the primes 2, 3, and 5 as potential divisors, we see that
+    there are $\\boxed{2}$", "the triangles with a part shaded are $AEC$, $BEC$ and $BDC$"). Word salad that
+    numbers its steps and names nothing ("1. What is the problem? 2. How to solve it.") does neither."""
+    return bool(_COMPUTATION_RE.search(reasoning) or _QUANTITY_RE.search(_LIST_MARKER_RE.sub(" ", reasoning)))
 _HINT_ECHO_RE = re.compile(r"^\W*hint\b|correct (?:final )?answer is", re.IGNORECASE)
 
 
@@ -155,9 +178,10 @@ def announces_answer(before_final: str, gold: str, fmt: str, context: Context) -
     return False
 
 
-def normalised_target(reasoning: str, gold: str, fmt: str) -> str:
-    """The reasoning followed by the canonical final-answer line for a*."""
-    return f"{reasoning}\n{final_line(gold, fmt)}" if reasoning else final_line(gold, fmt)
+def training_target(text: str, answer: str, fmt: str, context: Context | None = None) -> str:
+    """A verified try or an expert solution as the training target, stating `answer` in format `fmt` (the format's
+    `target`: the answer's wrapper and form normalised where the text states it, the step that computes it kept)."""
+    return answer_format(fmt).target(text, answer, context or {})
 
 
 def completion_ids_for(tokenizer: Any, text: str) -> list[int]:
@@ -222,7 +246,7 @@ def judge(model: Any, tokenizer: Any, problems: list[Problem], samples: list[lis
             rec.try_texts.append(gen.text)
             if verdict == VALID:
                 stated = form.target_answer(form.found_answer(gen.text, context) or "", problem.answer)
-                text = normalised_target(reasoning or "", stated, fmt)
+                text = training_target(gen.text, stated, fmt, context)
                 candidates.append(_Candidate(i, j, p_ids, completion_ids_for(tokenizer, text), text, stated,
                                              answer_tail_tokens(tokenizer, text, stated)))
         records.append(rec)
@@ -235,18 +259,19 @@ def judge(model: Any, tokenizer: Any, problems: list[Problem], samples: list[lis
 
 def _score_and_keep(model: Any, tokenizer: Any, records: list[Explanation], candidates: list[_Candidate], fmt: str,
                     gain_test: bool, min_gain: float) -> None:
-    """One scoring pass: every candidate under P(q), and per (question, stated answer) the answer line alone."""
+    """One scoring pass: every candidate under P(q), and per question the answer alone, written as each target
+    writes it from the answer on (`answer_alone`)."""
     rows = [(c.prompt_ids, c.completion_ids, c.tail) for c in candidates]
-    alone: dict[tuple[int, str], int] = {}  # (record, stated answer) -> its row
+    alone: dict[tuple[int, str], int] = {}  # (record, the answer alone) -> its row
     for c in candidates:
-        if (c.record, c.stated) not in alone:
-            line = final_line(c.stated, fmt)
-            alone[(c.record, c.stated)] = len(rows)
+        line = answer_alone(c.text, c.stated, fmt)
+        if (c.record, line) not in alone:
+            alone[(c.record, line)] = len(rows)
             rows.append((c.prompt_ids, completion_ids_for(tokenizer, line), answer_tail_tokens(tokenizer, line, c.stated)))
     scores = score_completions(model, [r[0] for r in rows], [r[1] for r in rows], tokenizer.pad_token_id,
                                tail_tokens=[r[2] or 0 for r in rows])
     for c, score in zip(candidates, scores[: len(candidates)], strict=True):
-        rec, baseline_row = records[c.record], alone[(c.record, c.stated)]
+        rec, baseline_row = records[c.record], alone[(c.record, answer_alone(c.text, c.stated, fmt))]
         gain = answer_gain(score.tail_logprob if c.tail else None,
                            scores[baseline_row].tail_logprob if rows[baseline_row][2] else None)
         rec.try_mean_logprobs[c.attempt], rec.try_answer_gains[c.attempt] = score.mean_logprob, gain
@@ -256,6 +281,14 @@ def _score_and_keep(model: Any, tokenizer: Any, records: list[Explanation], cand
         if rec.mean_logprob is None or score.mean_logprob > rec.mean_logprob:
             rec.valid, rec.text, rec.completion_ids = True, c.text, c.completion_ids
             rec.mean_logprob, rec.num_tokens, rec.answer_gain = score.mean_logprob, len(c.completion_ids), gain
+
+
+def answer_alone(target: str, stated: str, fmt: str) -> str:
+    """The answer as the whole reply, ending as the target ends: the format's final line up to the answer, then the
+    target's own text from the answer on ("The final answer is $\\boxed{" + "14}.\\n\\end{align*}"), so the answer
+    gain compares the same tokens with and without the reasoning."""
+    line, at = final_line(stated, fmt), target.rfind(stated)
+    return line if at < 0 or not stated else line[: line.rfind(stated)] + target[at:]
 
 
 def _furthest(reasons: list[str]) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 from ..config import PromptConfig
 from ..data.prompts import standard_prompt
 from ..data.tasks import Problem
-from .explain import Explanation, completion_ids_for, normalised_target
+from .explain import Explanation, completion_ids_for, training_target
 
 Example = tuple[list[int], list[int]]  # (P(q) ids, target ids)
 
@@ -51,7 +51,7 @@ def expert_targets(tokenizer: Any, problems: list[Problem], fmt: str, prompts: P
     for p in problems:
         if p.solution:
             prompt = tokenizer(standard_prompt(tokenizer, p.question, fmt, prompts, p.context), add_special_tokens=False)["input_ids"]
-            out.append((prompt, completion_ids_for(tokenizer, normalised_target(p.solution, p.answer, fmt))))
+            out.append((prompt, completion_ids_for(tokenizer, training_target(p.solution, p.answer, fmt, p.verify_context()))))
     return out
 
 

@@ -97,7 +97,7 @@ def render_summary(summary: dict[str, Any], console: Any) -> None:
     console.print(table)
     console.print("Each try is refused by the first check it fails, in the order above:")
     for reason in REASONS:
-        console.print(f"  {reason:<13} {REASON_HELP[reason]}")
+        console.print(f"  {reason:<{max(map(len, REASONS))}} {REASON_HELP[reason]}")
     console.print()
     # ExPO's two properties of a positive: (1) likely under the policy, (2) raises the likelihood of the answer
     nll = Table(title="Under P(q): (1) likelihood, (2) answer gain", title_justify="left", box=None, pad_edge=False,

@@ -1,211 +1,387 @@
-"""Does a piece of reasoning *reach* its answer? The text test behind the `unreached` refusal of a
-self-explanation (algorithms/explain.py).
+"""Does a piece of reasoning *reach* its answer, and does it write only true arithmetic on the way? The text test
+behind the `unreached` and `false_equation` refusals of a self-explanation (algorithms/explain.py).
 
 ExPO's positives must raise the likelihood of the right answer, and a try that computes something else and
 then writes the hinted answer does the opposite: "How much Raj has now: 3 * 4 = 12 ... #### 7" teaches the
-model to write a memorised answer after unrelated arithmetic. In reasoning that computes (math, GSM8K,
-countdown), an answer is reached when it is **the result of a computation** in the reasoning:
+model to write a memorised answer after unrelated arithmetic. The reasoning is the text up to the final answer's
+marker (the `\\boxed`, the `####`, "the answer is"), so the last computation of a MATH solution, which shares a
+sentence with its answer, is part of it: "so $AX=\\frac{AC\\cdot BX}{BC}=\\frac{21\\cdot30}{45}=\\boxed{14}$."
 
-  after `=`      `5 + 3 = 8`, `9 * 2 = $18`, `= 1,000 dollars`, `= \\frac{3}{4}`, GSM8K's calculator
-                 annotations `48/2 = <<48/2=24>>24`, a chain `2 + 2 = 4 = 4` (each value after an `=`
-                 that is not the start of a longer expression: in `x = 24 + 8 = 32` the results are 32,
-                 not 24). When the left side is plain arithmetic (units and asides read past), the value
-                 must be its result: "12 * 4 * 4 = 160" is the hinted answer dressed as a result (it is
-                 192), and so is "84 - 28 + 1 = 11"; rounded results count ("2060/15 = 137.33")
-  before `= v`   a solved equation written the other way round: `10 = b`
-  written out    an expression left unevaluated, whose value is the answer: "so she sold 48 + 24 clips"
-                 (not one followed by `=`: in `5 + 5 = 1` the reasoning's result is 1, not 10)
-  in words       arithmetic written in a clause, then its result after a word such as "is", "equals",
-                 "gives", "to find": "5 plus 3 is 8", "150 divided by 5 equals 30", "multiply 4*2 to find 8",
-                 "half of 10 is 5", "15.36 minutes, which rounds down to 15". The result must be the value of
-                 the arithmetic before it: "I divided that by 2 to find the answer, which is 448000" computes
-                 nothing we can check, and "The total is 7" only concludes
+How an answer is reached, tried in this order (`Reach.how`):
 
-A number that the reasoning only mentions is not reached: in "4 * 6 = 24. So, Emma now has 6 cookies" the
-6 is an operand, and "That means he lifted a total of 352 kg" after "176 kg per hand" states a result that
-was never computed. From the text alone the second cannot be told from a rationalisation ("2 * 4 = 8
-marbles. So she has 6 marbles"), so it is refused too; the likelihood test (`explain.reach_check:
-answer_gain`, algorithms/answer_gain.py) is the one that can judge such prose. Measured on GSM8K's 7,473
-human training solutions (tests/data/positives/, benchmarks/positive_checks.py), the rule keeps the rest.
+  chain      the answer ends an `=` chain and the member before it is worth it: exactly for plain arithmetic
+             (computed.py), else by math-verify's parser and sympy in the sandbox (sympy_reach.py):
+             `\\frac{21\\cdot30}{45}`, `\\binom{14}{6}`, `625-16`, `9+\\sqrt{101}-\\sqrt2`, `3\\sqrt{41}` as 19.2.
+             When it is worth something else, the last step is false: refused as `false_chain` ("$60-52=\\boxed{9}$";
+             one number where `(a,b,c)` names three; a word, `\\text{odd}`, after arithmetic)
+  solved     the chain names a variable (`$k = \\boxed{\\frac{1}{4}}$`, `$BC = \\boxed{6}$`) and the answer, put
+             into an equation of the reasoning in that variable, makes it true (`$1 - 4k = 0,$`). When equations
+             in it can be checked and none holds: refused as `unsolved`. (An identity such as `FD^2 = (1+x)^2 -
+             (1-x)^2 = 4x` holds for every value and checks nothing.)
+  computed   the answer is a result computed anywhere in the reasoning (computed.py: GSM8K's "9 * 2 = $18",
+             "5 plus 3 is 8", LaTeX results after `=`, `$(3)^3$` written out) and then stated ("#### 18")
+  stated     nothing can be evaluated: the members before the answer are names or forms sympy cannot value
+             (`\\tan Y = \\frac{XZ}{XY} = \\boxed{\\frac{7}{24}}`, a matrix named in bold); or the answer is
+             stated in a sentence that does the last step in words ("Therefore, 15 inches represents $\\boxed{180}$ miles"); or it is no number
+             (a choice `\\text{(E)}`, a matrix, an equation), which no step computes
 
-Answers that are not numbers (`\\sqrt{2}`, an interval) are reached when their canonical text appears in the
-reasoning after an `=` or a result word; the embedded model never writes them, and MATH's are mostly numbers.
+and refused as `other_result` when the answer is a number stated apart from the reasoning (a `#### N` line, "The
+answer is 6.", "Thus, our answer is $\\boxed{27}$.") that no step computed: "2 * 4 = 8 marbles. So she has 6
+marbles. #### 6". GSM8K's human solutions compute their answer (all but a few slips); some MATH ones count in words before "The answer
+is $\\boxed{1}$", and those are refused with the rationalisations. What a text test cannot tell apart - a last step
+done in words or in the head, from a hinted answer written after unrelated work - is the likelihood test's to
+judge (`explain.reach_check: answer_gain`, algorithms/answer_gain.py). Measured on human solutions and on the same
+solutions ending in another problem's answer: benchmarks/positive_checks.py, docs/method.md.
+
+`false_equation` is the other question: does the reasoning write plain arithmetic that is false ("Raj has 74 - 14
+= 48 cookies left")? A positive that does teaches false arithmetic, whatever its answer.
+
+Every sympy call goes through the verifier's sandbox (sympy_sandbox.py: a child process with a hard deadline);
+a member too long to be a step of arithmetic (MAX_MEMBER_CHARS) is not read, so a hostile try costs at most a few
+bounded requests.
 """
 
 from __future__ import annotations
 
-import math
 import re
+from dataclasses import dataclass
 from fractions import Fraction
 
-from .answers import _canonical
-from .extraction import arithmetic_value
+from .computed import (
+    false_equation_in,
+    is_computed,
+    last_result,
+    latex_arithmetic_value,
+    number_value,
+    written_latex_values,
+)
+from .equations import (
+    Member,
+    chain,
+    clean_member,
+    has_trigonometry,
+    line_statement,
+    math_segments,
+    segment_at,
+    statements,
+)
+from .extraction import answer_sentence, sentence_start
+from .sympy_sandbox import SANDBOX
 
-# A number as reasoning writes one: 1,000 / 1 000 000 (grouped), 18.50, .5, -3, 3/4, \frac{3}{4}, 25%.
-_NUMBER = (r"-?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d{1,3}(?: \d{3})+(?!\d|\.\d)|\d+(?:\.\d+)?|\.\d+)")
-_FRACTION = r"\\[dt]?frac\s*\{\s*(-?\d+)\s*\}\s*\{\s*(\d+)\s*\}"
-# What may stand between `=` and the value it gives: spaces, a currency sign ($ € £), LaTeX spacing, a calculator
-# annotation `<<48/2=24>>`, an opening `$` of inline math.
-_LEAD = r"[\s$€£]*(?:\\\$|\\[,;!]|<<[^<>\n]*>>|\*\*)*[\s$€£]*(?:\\\$)?\s*"
-# After a value: not the continuation of an expression on the same line (`24 + 8`, `24 x 3`, `2^3`).
-_NOT_CONTINUED = r"(?![ \t]*(?:[-+*/×÷^x]|\\times|\\cdot|\\div)[ \t]*[\d(\\.])"
-_VALUE_AFTER_EQUALS_RE = re.compile(rf"=\s*{_LEAD}(?:{_FRACTION}|({_NUMBER})(?:\s*/\s*(\d+))?){_NOT_CONTINUED}")
-_VALUE_BEFORE_VARIABLE_RE = re.compile(rf"(?<![\w.])({_NUMBER})\s*=\s*\$?\s*[A-Za-z](?:_\w+)?\b(?!\s*[-+*/(\w])")
-# A result stated in words after the arithmetic of its clause: "... is 8", "... equals 30", "... to find 8".
-_RESULT_WORD_RE = re.compile(
-    rf"\b(?:is|are|was|were|equals?|makes?|gives?|giving|yields?|gets?|getting|to get|to find|results? in|"
-    rf"comes? to|leaves?|leaving|totals?)\s+(?:of\s+|a total of\s+|us\s+|him\s+|her\s+|them\s+)?{_LEAD}"
-    rf"(?:{_FRACTION}|({_NUMBER})(?:\s*/\s*(\d+))?){_NOT_CONTINUED}", re.IGNORECASE)
-_ROUNDED_RE = re.compile(rf"\brounds?(?:ed)?(?: up| down)? to\s+{_LEAD}({_NUMBER})", re.IGNORECASE)
-_LAST_NUMBER_RE = re.compile(rf"({_NUMBER})(?!.*\d)", re.DOTALL)
-# Arithmetic in words, as symbols: "5 plus 3" -> "5 + 3", "half of 10" -> "10 / 2", "20 percent of 50" -> "20 / 100 * 50".
-_NUM = r"\$?\d[\d,]*(?:\.\d+)?"
-_IN_SYMBOLS = [
-    (re.compile(r"\s+plus\s+", re.IGNORECASE), " + "), (re.compile(r"\s+minus\s+", re.IGNORECASE), " - "),
-    (re.compile(r"\s+(?:times|multiplied by)\s+", re.IGNORECASE), " * "),
-    (re.compile(r"\s+divided by\s+", re.IGNORECASE), " / "),
-    (re.compile(rf"\bhalf (?:of )?({_NUM})", re.IGNORECASE), r"\1 / 2"),
-    (re.compile(rf"\b(?:twice|double) (?:of )?({_NUM})", re.IGNORECASE), r"2 * \1"),
-    (re.compile(rf"\btriple (?:of )?({_NUM})", re.IGNORECASE), r"3 * \1"),
-    (re.compile(rf"({_NUM})\s*(?:%|percent) of ({_NUM})", re.IGNORECASE), r"\1 / 100 * \2"),
-]
-# Plain arithmetic on numbers, with brackets: `48 + 24`, `(3 + 5) * 7 - 2`, `$12 x 3`.
-_OPERAND = r"-?\$?(?:\d[\d,]*(?:\.\d+)?|\.\d+)"  # 48, 1,000, 18.50, .75, -8
-_EXPRESSION_RE = re.compile(
-    rf"[(\s]*{_OPERAND}(?:[ \t]*(?:[-+*/×÷]|x(?=[ \t]*[$(]*[\d.]))[ \t]*[( \t]*{_OPERAND}[) \t]*)+")
-_SENTENCE_END_RE = re.compile(r"[.!?](?=\s)")
-_ASIDE_RE = re.compile(r"\([^()]*[A-Za-z][^()]*\)")  # "(the number of jobs she worked)"
-_UNIT_RE = re.compile(r"(?<=[\d.])[ \t]*[A-Za-z][A-Za-z'/-]*(?:[ \t]+[A-Za-z][A-Za-z'/-]*)*")  # "500 pounds", "15 per hour"
-_CLAUSE_RE = re.compile(r"(?<=[.!?;:])\s+|\n+")
-_PERCENT_OR_UNIT_RE = re.compile(r"^(?:\\?\$\s*)?(.*?)(?:\s*\\?%)?$")
+MAX_MEMBER_CHARS = 400  # a member of a chain longer than this is not a step we read (the sympy bound is per request too)
+NEAREST_MEMBERS = 2  # members of the final chain valued, nearest the answer first
+EQUATIONS_FOR_A_VARIABLE = 8  # the latest equations that name the variable a solved answer gives
+# A variable sympy reads as one symbol: a letter (with a subscript) or a Greek letter.
+_VARIABLE_RE = re.compile(r"^(?:[A-Za-z]|\\(?:alpha|beta|gamma|delta|theta|lambda|mu|omega|phi|psi|sigma|tau|rho))"
+                          r"(?:_\{?[A-Za-z0-9]+\}?)?$")
+_PLACEHOLDER = "v_{0}"  # what any other unknown (`BC`, which sympy reads as B*C; `\\cos \\theta`) is called in a request
+# Commands that make a member a name or an elision, not a value: `\angle 4`, `\cancel{3}`, `2 + \cdots + 1`.
+_NAMING_COMMANDS = {"angle", "measuredangle", "triangle", "overline", "overarc", "widehat", "arc", "cancel", "cancelto",
+                    "cdots", "ldots", "dots", "dotsb", "dotsc", "dotsm", "vdots", "mathbf", "bf", "vec", "boldsymbol",
+                    "operatorname", "text", "mbox", "hat", "bar", "tilde"}
+
+# how -> reached?
+HOW = {"chain": True, "solved": True, "computed": True, "stated": True,
+       "false_chain": False, "unsolved": False, "other_result": False}
 
 
-def number_value(text: str) -> Fraction | None:
-    """The exact value of a number as an answer or a result writes it (`1,000`, `$18.50`, `3/4`,
-    `\\frac{3}{4}`, `25\\%`), or None when the text is not one number."""
-    text = _PERCENT_OR_UNIT_RE.match(text.strip().strip("$").strip()).group(1).strip()  # type: ignore[union-attr]
-    frac = re.fullmatch(_FRACTION, text)
-    if frac:
-        return Fraction(int(frac.group(1)), int(frac.group(2))) if int(frac.group(2)) else None
-    m = re.fullmatch(rf"({_NUMBER})(?:\s*/\s*(\d+))?", text)
-    if not m:
-        return None
-    return _value(m.group(1), m.group(2))
+@dataclass(frozen=True)
+class Reach:
+    how: str  # a key of HOW
+    detail: str = ""  # the member, variable or step that decided
+
+    @property
+    def reached(self) -> bool:
+        return HOW[self.how]
 
 
-def _value(number: str, denominator: str | None) -> Fraction | None:
-    try:
-        value = Fraction(number.replace(",", "").replace(" ", ""))
-        if denominator is not None:
-            value = value / int(denominator) if int(denominator) else None
-        return value
-    except (ValueError, ZeroDivisionError):
-        return None
-
-
-def _match_value(m: re.Match[str], number_group: int) -> Fraction | None:
-    """The value a match of a pattern states, its groups being (frac numerator, frac denominator, number,
-    denominator) starting at `number_group - 2`; None when it is no number (a zero denominator)."""
-    num, den = m.group(number_group - 2), m.group(number_group - 1)
-    if num is not None:
-        return Fraction(int(num), int(den)) if int(den) else None
-    return _value(m.group(number_group), m.group(number_group + 1))
-
-
-def computed_values(reasoning: str) -> list[Fraction]:
-    """Every value the reasoning computes, in the ways of the module docstring."""
-    values = []
-    for m in _VALUE_AFTER_EQUALS_RE.finditer(reasoning):
-        value = _match_value(m, 3)
-        if value is None:
-            continue
-        written = _left_side_value(reasoning[_segment_start(reasoning, m.start()) : m.start()])
-        percent = re.match(r"\s*\\?%", reasoning[m.end() :]) is not None  # "8 / 25 = 32%", "15 / 60 * 100 = 25%"
-        if written is None or any(_agrees(written * scale, value, m.group(3)) for scale in ((1, 100) if percent else (1,))):
-            values.append(value)
-    values += [v for m in _VALUE_BEFORE_VARIABLE_RE.finditer(reasoning) if (v := _value(m.group(1), None)) is not None]
-    for m in _EXPRESSION_RE.finditer(reasoning):
-        if not reasoning[m.end() :].lstrip().startswith("="):  # an equated expression's result is its own
-            value = _balanced_value(m.group())
-            if value is not None:
-                values.append(value)
-    for clause in _CLAUSE_RE.split(reasoning):
-        values += _results_in_words(clause)
-    return values
-
-
-def _segment_start(text: str, equals: int) -> int:
-    """Where the left side of the `=` at `equals` begins: after the previous `=`, line or sentence."""
-    cuts = [text.rfind("=", 0, equals), text.rfind("\n", 0, equals)]
-    cuts += [m.end() - 1 for m in _SENTENCE_END_RE.finditer(text, 0, equals)][-1:]
-    return max(cuts) + 1
-
-
-def _left_side_value(left: str) -> Fraction | None:
-    """The value of plain arithmetic ending a left side, read past units, currency and asides ("1000 pounds -
-    500 pounds", "$2060/$15 per hour", "28 (the jobs) + 7"), or None when the left side does not end in one (a
-    variable, words, a lone number)."""
-    text = _ASIDE_RE.sub(" ", left).replace("\\$", "").replace("$", "").replace("€", "").replace("£", "")
-    text = re.sub(r"(?<=\d) (?=\d{3}\b)", "", text)  # 17 000 -> 17000
-    text = re.sub(r"(?<=[\d.)])\s*[x×]\s*(?=[\d.(])", " * ", text)
-    text = re.sub(r"(?<![\d.,/])(\d+) (\d+)/(\d+)(?![\d./])", r"(\1+\2/\3)", text)  # a mixed number: 1 1/2
-    text = re.sub(r"(?<![\d.,/])(\d+/\d+)(?![\d./])", r"(\1)", text)  # "2000 / 2/3": 2/3 is one number
-    text = re.sub(r"(\d+(?:\.\d+)?|\.\d+)\s*\\?%", r"(\1/100)", text)  # 10% -> (10/100)
-    text = _UNIT_RE.sub("", text).rstrip()
-    tail = [m for m in _EXPRESSION_RE.finditer(text) if m.end() >= len(text.rstrip(" \t)"))]
-    return _balanced_value(tail[-1].group()) if tail else None
-
-
-def _agrees(computed: Fraction, written: Fraction, text: str | None) -> bool:
-    """A written result agrees with the arithmetic before it exactly, or as that value rounded or cut to the
-    decimals it is written with (GSM8K's "2060/15 = 137.33", "3 / 21 * 100 = 14.28")."""
-    if computed == written:
-        return True
-    decimals = len(text.split(".", 1)[1]) if text and "." in text else 0
-    scale = 10**decimals
-    return written * scale in (round(computed * scale), math.floor(computed * scale), math.ceil(computed * scale))
-
-
-def _results_in_words(clause: str) -> list[Fraction]:
-    """Results stated in words that equal the arithmetic written before them in the clause (see the docstring)."""
-    out = []
-    for m in _RESULT_WORD_RE.finditer(clause):
-        stated = _match_value(m, 3)
-        before = clause[: m.start()]
-        for pattern, symbols in _IN_SYMBOLS:
-            before = pattern.sub(symbols, before)
-        last = max(before.rfind(ch) for ch in "0123456789)")
-        written = _left_side_value(before[: last + 1]) if last >= 0 else None  # "14 boys + 11 girls", "... 50, which"
-        if stated is not None and written is not None and written == stated:
-            out.append(stated)
-    for m in _ROUNDED_RE.finditer(clause):
-        rounded, last = _value(m.group(1), None), _LAST_NUMBER_RE.search(clause[: m.start()])
-        value = _value(last.group(1), None) if last else None
-        if rounded is not None and value is not None and rounded in (math.floor(value), math.ceil(value)):
-            out.append(rounded)
-    return out
-
-
-def _balanced_value(expression: str) -> Fraction | None:
-    """The value of an expression matched with stray brackets at its ends ("(so 48 + 24" / "2)")."""
-    text = expression.strip()
-    while text.count("(") > text.count(")") and text.startswith("("):
-        text = text[1:].strip()
-    while text.count(")") > text.count("(") and text.endswith(")"):
-        text = text[:-1].strip()
-    return arithmetic_value(text)
-
-
-def _symbolic_results(reasoning: str) -> str:
-    """The canonical text that follows each `=` or result word: where a non-numeric answer can be reached."""
-    pieces = re.split(r"=|\b(?:is|are|equals?|gives?|yields?)\b", reasoning)[1:]
-    return "\n".join(_canonical(p.split("\n", 1)[0]) for p in pieces)
+def reach(text: str, at: int, answer: str, end: int | None = None) -> Reach:
+    """Whether the reasoning `text[:at]` reaches `answer`, the value of the final answer statement that starts at
+    `at` and states it up to `end` (see the module docstring)."""
+    reasoning = text[:at]
+    members = final_chain(text, at)
+    if members:
+        percent = end is not None and re.match(r"[\s$.}]*(?:\\?%|percent)", text[end:]) is not None
+        decided = _value_chain(members, answer, text, at, percent)
+        if decided is not None:
+            return decided
+    if is_computed(reasoning, answer) or any(v in answer_values(answer) for v in written_latex_values(text, at)):
+        return Reach("computed")
+    if members:
+        return Reach("stated", "the chain before the answer cannot be valued")
+    if not bare_statement(text, at, end) and not _announced_before(reasoning, answer):
+        return Reach("stated", "the answer's sentence states it as a result")
+    if not answer_values(answer):
+        return Reach("stated", "an answer that is no number is not computed (a choice, a matrix, an equation)")
+    last = last_result(reasoning)
+    return Reach("other_result", last[1] if last else "no step gives a number")
 
 
 def reaches(reasoning: str, answer: str) -> bool:
-    """True when `answer` is the result of a computation in `reasoning` (see the module docstring)."""
-    target = number_value(answer)
-    if target is not None:
-        return target in computed_values(reasoning)
-    wanted = _canonical(answer)
-    return bool(wanted) and wanted in _symbolic_results(reasoning)
+    """`reach` for reasoning followed by its answer on a line of its own (GSM8K's "#### N")."""
+    line = f"{reasoning}\n#### {answer}"
+    return reach(line, len(reasoning) + 1, answer, len(line)).reached
+
+
+def false_equation(text: str, at: int) -> str | None:
+    """The first false plain-arithmetic equation the reasoning `text[:at]` writes ("74 - 14 = 48"), or None."""
+    return false_equation_in(text, at)
+
+
+# ------------------------------------------------------------------------------------ the final statement
+
+
+_BARE_RE = re.compile(r"\W*(?:\d+[.)]\s*)?(?:(?:so|thus|therefore|hence|then|finally|in conclusion|overall|and|in total)"
+                      r"\b\W*)*(?:(?:the|our|my|this)\s+)?(?:(?:correct|final)\s+)*(?:answer|result)?\s*(?:is|:|=)?\W*",
+                      re.IGNORECASE)  # "4. The correct answer is"
+
+
+def bare_statement(text: str, at: int, end: int | None = None) -> bool:
+    """True when the answer statement at `at` (ending at `end`) stands apart from the reasoning: a `#### N` line,
+    "The answer is 6.", "Thus, our final answer is $\\boxed{27}$ integers." - not a sentence that does a last step
+    in words ("Therefore, 15 inches represents $\\boxed{180}$ miles", "Thus $\\boxed{36}$ is the least perfect
+    square that is divisible by 3")."""
+    after = re.split(r"[.!?](?:\s|$)|\n", text[end:], maxsplit=1)[0] if end is not None else ""
+    return announces_only(text, at) and len(re.findall(r"[A-Za-z]+", after)) <= 2
+
+
+def _announced_before(reasoning: str, answer: str) -> bool:
+    """The reasoning already announced the answer on its own ("The answer is 121.") before the final statement, which
+    only repeats it ('So, the last line is "#### 121"'): the announcement is the statement that counts."""
+    from .answers import _canonical
+
+    found = answer_sentence(reasoning)
+    if found is None or not announces_only(reasoning, found[0]):
+        return False
+    values = answer_values(found[1])
+    return (values and values[0] in answer_values(answer)) or _canonical(found[1]) == _canonical(answer)
+
+
+def announces_only(text: str, at: int) -> bool:
+    """True when the sentence of the answer statement at `at` holds nothing before it but an announcement ("So, the
+    final answer is", "4. The answer is", a `####` line's empty start): no step of the reasoning."""
+    sentence = text[sentence_start(text, at) : at].replace("**", "").replace("\\[", "").replace("\\(", "")
+    return _BARE_RE.fullmatch(sentence) is not None
+
+
+def final_chain(text: str, at: int) -> list[Member]:
+    """The members joined by `=` to the answer statement at `at`, nearest first; [] when the statement does not end
+    an `=` chain ("... is $\\boxed{2}$", "#### 18")."""
+    seg = segment_at(text, at)
+    before = text[seg.start : at] if seg is not None else line_statement(text, at)
+    pieces = statements(before)
+    if not pieces or before.rstrip().endswith((",", ";")):
+        return []
+    members = chain(pieces[-1])
+    if len(members) < 2 or members[-1].text or members[-1].relation != "=":
+        return []
+    out = []
+    for k in range(len(members) - 2, -1, -1):
+        out.append(members[k])
+        if members[k].relation != "=":
+            break
+    return out
+
+
+def _value_chain(members: list[Member], answer: str, text: str, at: int, percent: bool = False) -> Reach | None:
+    """The verdict of the final chain: its nearest member that can be valued decides (with the values the reasoning
+    gave its other variables); else what it names, solved; None when nothing in it can be evaluated."""
+    readable = [m for m in members[:NEAREST_MEMBERS] if m.text and len(m.raw) <= MAX_MEMBER_CHARS]
+    given = assignments(text, at)
+    for member, word in zip(readable, _relate(answer, readable, percent, given), strict=True):
+        if word == "equal":
+            return Reach("chain", member.raw)
+        if word == "differ":
+            return Reach("false_chain", member.raw)
+    for member in members[:NEAREST_MEMBERS]:
+        word = _solve(sympy_text(member), answer, text, at, given)
+        if word == "holds":
+            return Reach("solved", member.raw)
+        if word == "fails":
+            return Reach("unsolved", member.raw)
+    return None
+
+
+def _solve(member: str, answer: str, text: str, at: int, given: dict[str, str]) -> str:
+    """"holds" | "fails" | "unknown": does the answer solve the reasoning's equations in what `member` names?"""
+    names = unknowns(member)
+    if not names:
+        return "unknown"
+    equations = equations_naming(text, at, names)
+    if not equations:
+        return "unknown"
+    if not all(_VARIABLE_RE.match(n) for n in names):  # BC, \cos \theta, t^2: one unknown, not B times C
+        token = re.compile(_name_pattern(names[0]))
+        equations = [[token.sub(_PLACEHOLDER, side) for side in pair] for pair in equations]
+        names = [_PLACEHOLDER]
+    degrees = re.search(r"\^\s*\{?\\circ", answer) is not None
+    (word,) = SANDBOX.answers([{"op": "solves", "answer": clean_member(answer), "equations": equations,
+                                "variables": names, "degrees": degrees,
+                                "given": {k: v for k, v in given.items() if k not in names}}])
+    return word if word in ("holds", "fails") else "unknown"
+
+
+def unknowns(text: str) -> list[str]:
+    """What a chain member names, when it can be the unknown of the reasoning's equations: a variable (`k`, `x_1`,
+    `\\theta`), variables in a tuple (`(a, b)`), a segment (`BC`, `\\overline{BC}` as BC), or a short term of variables
+    (`t^2`, `\\cos \\theta`); [] for anything else."""
+    segment = re.fullmatch(r"\\overline\{([A-Z]{2,3})\}", text)
+    if segment:
+        return [segment.group(1)]
+    listed = re.fullmatch(r"\((.*)\)", text)
+    if listed and "," in listed.group(1):
+        parts = [p.strip() for p in listed.group(1).split(",")]
+        return parts if all(_VARIABLE_RE.match(p) for p in parts) else []
+    if _VARIABLE_RE.match(text) or (len(text) <= 16 and re.search(r"[A-Za-z]", text) and "=" not in text
+                                      and latex_arithmetic_value(text) is None):
+        return [text]
+    return []
+
+
+def _name_pattern(name: str) -> str:
+    """A regular expression for `name` written as a term of its own (`BC` not inside `ABC`, `k` not inside `\\frac`)."""
+    inner = r"\s*".join(re.escape(part) for part in name.split())
+    overline = rf"\\overline\{{{inner}\}}|" if re.fullmatch(r"[A-Z]{2,3}", name) else ""
+    return rf"{overline}(?<![A-Za-z\\]){inner}(?![A-Za-z_])"
+
+
+def _names(text: str, name: str) -> bool:
+    """True when the member text names `name`: a variable anywhere in a product of letters (`\\frac12sh` names h, as
+    sympy reads it; `x` is not in `x_1`), any other name as a term of its own."""
+    if not _VARIABLE_RE.match(name) or name.startswith("\\"):
+        return re.search(_name_pattern(name), text) is not None
+    letters = re.sub(r"\\(?:text|mbox|mathrm|operatorname)\s*\{[^{}]*\}|\\[A-Za-z]+", " ", text)
+    base, _, subscript = name.partition("_")
+    if subscript:
+        return re.search(rf"{re.escape(base)}_\{{?{re.escape(subscript.strip('{}'))}\}}?", letters) is not None
+    return re.search(rf"{re.escape(base)}(?!\s*_)", letters) is not None
+
+
+def assignments(text: str, at: int) -> dict[str, str]:
+    """The latest value the reasoning before `at` gives each variable ("we take $k = 3.$", "$k = \\sqrt{200} =
+    10\\sqrt{2}$"): the last member of a chain that starts with the variable, in the variable's own `=` run. Values
+    that are not closed forms are dropped by sympy (sympy_reach._given)."""
+    out: dict[str, str] = {}
+    for seg in math_segments(text):
+        if seg.start >= at:
+            break
+        for statement in statements(text[seg.start : min(seg.end, at)]):
+            for run in _equal_runs(chain(statement)):
+                name = sympy_text(run[0])
+                if _VARIABLE_RE.match(name) and len(run[-1].raw) <= MAX_MEMBER_CHARS:
+                    out[name] = sympy_text(run[-1])
+    return out
+
+
+def _relate(answer: str, members: list[Member], percent: bool = False, given: dict[str, str] | None = None) -> list[str]:
+    """"equal" | "differ" | "unknown" for each member against the answer: exactly when both are plain numbers or
+    arithmetic (computed.py), else by sympy in the sandbox (sympy_reach.py). A percentage is its number or its
+    fraction (`\\frac{1}{10} = \\boxed{10\\%}`, "$\\frac{15}{25}=\\boxed{60}$ percent"). An answer in words or a
+    choice (`\\text{odd}`, `\\text{(D)}`) is a value no arithmetic gives: sympy sees it as a fresh symbol. A member
+    that names a figure or elides terms (`\\angle 4`, `\\cancel{3}`, `2 + \\cdots + 1`) is never valued."""
+    targets = answer_values(answer, percent)
+    words: list[str | None] = []
+    for member in members:
+        if (_NAMING_COMMANDS & set(re.findall(r"\\([A-Za-z]+)", clean_member(member.raw))) or "\\|" in member.raw  # a norm
+                or _BOLD_NAME_RE.search(member.raw)):  # `\\mathbf{A} \\mathbf{B}`: matrices, which sympy would multiply as numbers
+            words.append("unknown")
+            continue
+        value = latex_arithmetic_value(member.text) if targets else None
+        words.append(None if value is None else "equal" if value in targets else "differ")
+    asked = [i for i, w in enumerate(words) if w is None]
+    requests = []
+    for i in asked:
+        trig = has_trigonometry(members[i].raw)
+        plain = clean_member(answer, radians=trig and "circ" in answer) or (_WORD if _WORD_ANSWER_RE.match(answer) else "")
+        spellings = [plain] + ([f"({plain.replace(chr(92) + '%', '').rstrip('%')})/100"] if percent or _is_percent(answer) else [])
+        written = sympy_text(members[i])
+        computes = not _VARIABLE_RE.match(written) and not re.fullmatch(r"\(.*\)", written)  # `x`, `(a, b)` are named
+        named = {k: v for k, v in (given or {}).items() if computes and _names(written, k)}
+        requests.append([{"op": "relate", "answer": a, "member": written, "given": named} for a in spellings])
+    said = iter(SANDBOX.answers([r for group in requests for r in group]))
+    for i, group in zip(asked, requests, strict=True):
+        got = [next(said) for _ in group]
+        words[i] = "equal" if "equal" in got else "differ" if "differ" in got else "unknown"
+    return [w or "unknown" for w in words]
+
+
+_BOLD_NAME_RE = re.compile(r"\\(?:mathbf|boldsymbol|vec)\s*\{?\s*[A-Za-z]")  # a vector or matrix named in bold
+_WORD_ANSWER_RE = re.compile(r"^\s*\\(?:text|textbf|mbox|mathrm)\s*\{\s*\(?[A-Za-z][A-Za-z ,.'-]*\)?\s*\}\s*$")  # `\\text{(D)}`
+_WORD = "w_{0}"  # what an answer in words is called in a request: a symbol no constant equals
+
+
+def _is_percent(answer: str) -> bool:
+    return answer.rstrip().rstrip("$").rstrip().endswith("%")
+
+
+_MIXED_RE = re.compile(r"(-?)(\d+)\s*\\[dt]?frac\s*\{(\d+)\}\s*\{(\d+)\}")
+
+
+def answer_values(answer: str, percent: bool = False) -> list[Fraction]:
+    """The numbers an answer may be written as in a chain: its value, units dropped (`840\\text{ square inches}`), a
+    mixed number as MATH means it (`-15\\frac{3}{5}` is -78/5), and for a percentage its fraction too (`25\\%` is 25
+    or 1/4); [] for an answer that is no plain number."""
+    plain = clean_member(answer)
+    mixed = _MIXED_RE.fullmatch(plain)
+    if mixed and int(mixed.group(4)):
+        sign = -1 if mixed.group(1) else 1
+        value: Fraction | None = sign * (int(mixed.group(2)) + Fraction(int(mixed.group(3)), int(mixed.group(4))))
+    else:
+        value = number_value(plain)
+    if value is None:
+        return []
+    return [value, value / 100] if percent or _is_percent(answer) else [value]
+
+
+def sympy_text(member: Member) -> str:
+    """A member as math-verify's parser should read it (`clean_member`, then `_for_sympy`)."""
+    return _for_sympy(clean_member(member.raw))
+
+
+def _for_sympy(latex: str) -> str:
+    """LaTeX as math-verify should read it: a number, bracket or \\pi before a bracket multiplies it (`3(2003)` is
+    6009 and `(1/2)(40)(42)` is 840; the parser reads the first as 3 + 2003, like a mixed number); a figure's
+    segment or area is one unknown (`BC`, `\\overline{BC}` is `s_{BC}` and `[ABC]` is `A_{ABC}`, where the parser
+    would read B times C)."""
+    latex = _AREA_RE.sub(r"A_{\1}", _OVERLINE_RE.sub(r"s_{\1}", latex))
+    latex = _SEGMENT_RE.sub(r"s_{\1}", latex)
+    return _MULTIPLIED_BRACKET_RE.sub(r"\1\\cdot ", latex)
+
+
+# A number (not an exponent or subscript: `\\sin^2 (x)`), a closing bracket or \\pi, right before an opening bracket.
+_MULTIPLIED_BRACKET_RE = re.compile(r"((?<![\^_\w\\.])\d+(?:\.\d+)?|\)|\\pi)\s*(?=\(|\\left\s*\()")
+_OVERLINE_RE = re.compile(r"\\overline\s*\{([A-Z]{2,3})\}")
+_AREA_RE = re.compile(r"\[([A-Z]{3,})\]")
+_SEGMENT_RE = re.compile(r"(?<!_\{)(?<![\\A-Za-z_])([A-Z]{2,3})(?![A-Za-z])")
+
+
+def equations_naming(text: str, at: int, names: list[str]) -> list[list[str]]:
+    """The latest equations [lhs, rhs] of the math before `at` that name one of `names`: each member that names one
+    against every member joined to it by `=` alone, so `2S = (\\cos^2 0^\\circ + \\dots) = 91` gives `2S = 91`. The
+    math the answer sits in counts up to the answer ("$4a = 8 \\Rightarrow a = \\boxed{2}$"). A `\\pm` gives both
+    equations (`\\sin 2x = 22 \\pm 8 \\sqrt{7}`)."""
+    pairs = []
+    for seg in math_segments(text):
+        if seg.start >= at:
+            break
+        for statement in statements(text[seg.start : min(seg.end, at)]):
+            for run in _equal_runs(chain(statement)):
+                for k, member in enumerate(run):
+                    if any(_names(sympy_text(member), name) for name in names):
+                        for j, other in enumerate(run):
+                            if j != k and len(member.raw) + len(other.raw) <= MAX_MEMBER_CHARS:
+                                left, right = sympy_text(member), sympy_text(other)
+                                pairs += [[left.replace("\\pm", sign).replace("\\mp", sign), right.replace("\\pm", sign).replace("\\mp", sign)]
+                                          for sign in (("+", "-") if "\\pm" in left + right or "\\mp" in left + right else ("+",))]
+    return pairs[-EQUATIONS_FOR_A_VARIABLE:]
+
+
+def _equal_runs(members: list[Member]) -> list[list[Member]]:
+    """The chain cut where a relation other than `=` stands: `a = b < c = d` is [a, b] and [c, d]."""
+    runs: list[list[Member]] = []
+    for m in members:
+        if m.relation != "=" or not runs:
+            runs.append([])
+        if m.text:
+            runs[-1].append(m)
+    return [r for r in runs if len(r) > 1]

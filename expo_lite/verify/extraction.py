@@ -50,6 +50,7 @@ class FinalAnswer:
     start: int  # index in the text where the final-answer statement's marker starts
     text: str  # the answer, as written (LaTeX or plain)
     style: str  # "boxed" | "hash" | "final_answer" | "answer_is"
+    end: int = -1  # index just past the answer as written (the last box's `}`, the end of the `####` line or clause)
 
 
 # ------------------------------------------------------------------------------------ boxed
@@ -61,21 +62,28 @@ _BOX_RE = re.compile(r"\\(?:boxed|fbox)\b\s*")
 _JOINER_RE = re.compile(r"^[\s$,]*(?:(?:,?\s*and|,?\s*or|,)[\s$]*)?(?:[A-Za-z]\s*=\s*)?$")
 
 
+def group_end(text: str, brace: int) -> int | None:
+    """Index just past the `}` that closes the `{` at `brace`; None when it never closes."""
+    depth = 0
+    for j in range(brace, len(text)):
+        if text[j] == "{":
+            depth += 1
+        elif text[j] == "}":
+            depth -= 1
+            if depth == 0:
+                return j + 1
+    return None
+
+
 def boxes(text: str) -> list[tuple[int, int, str]]:
     """(start, end, content) of every \\boxed{...} / \\fbox{...} / \\boxed X, in order of appearance."""
     found = []
     for m in _BOX_RE.finditer(text):
         i = m.end()
         if i < len(text) and text[i] == "{":
-            depth = 0
-            for j in range(i, len(text)):
-                if text[j] == "{":
-                    depth += 1
-                elif text[j] == "}":
-                    depth -= 1
-                    if depth == 0:
-                        found.append((m.start(), j + 1, text[i + 1 : j].strip()))
-                        break
+            end = group_end(text, i)
+            if end is not None:
+                found.append((m.start(), end, text[i + 1 : end - 1].strip()))
         elif m.end() > m.start() + len("\\boxed") and i < len(text):  # `\boxed 8`: one token, no braces
             token = re.match(r"[^\s$]+", text[i:])
             if token:
@@ -91,8 +99,8 @@ def last_boxed(text: str) -> str | None:
     return found[-1][2] if found else None
 
 
-def boxed_answer(text: str) -> tuple[int, str] | None:
-    """(start, answer) of the last box, joined with the boxes right before it that form one answer."""
+def boxed_answer(text: str) -> tuple[int, str, int] | None:
+    """(start, answer, end) of the last box, joined with the boxes right before it that form one answer."""
     found = boxes(text)
     if not found:
         return None
@@ -100,20 +108,21 @@ def boxed_answer(text: str) -> tuple[int, str] | None:
     while k > 0 and _JOINER_RE.match(text[found[k - 1][1] : found[k][0]]):
         k -= 1
     contents = [b[2] for b in found[k:] if b[2]]
-    return (found[k][0], ", ".join(contents)) if contents else None
+    return (found[k][0], ", ".join(contents), found[-1][1]) if contents else None
 
 
 # ------------------------------------------------------------------------------------ #### N
 
 
 _HASH_RE = re.compile(r"####[ \t]*([^\n]*)")
-def hash_answer(text: str) -> tuple[int, str] | None:
-    """The first `#### X` line, read like a sentence-style answer clause (see `_first_clause`)."""
+def hash_answer(text: str) -> tuple[int, str, int] | None:
+    """The first `#### X` line, read like a sentence-style answer clause (see `_first_clause`): (start, answer, end
+    of the line)."""
     m = _HASH_RE.search(text)
     if not m:
         return None
     value = _plain_value(_first_clause(m.group(1)))
-    return (m.start(), value) if value else None
+    return (m.start(), value, m.end()) if value else None
 
 
 # ------------------------------------------------------------------------------------ sentences
@@ -180,12 +189,19 @@ def _plain_value(clause: str) -> str | None:
     return clause or None
 
 
-def _sentence_answer(text: str, marker: re.Pattern[str]) -> tuple[int, str] | None:
+def answer_sentence(text: str) -> tuple[int, str, int] | None:
+    """The last "the answer is X" of a text: (where its marker starts, X, where its sentence ends), or None."""
+    return _sentence_answer(text, _ANSWER_RE)
+
+
+def _sentence_answer(text: str, marker: re.Pattern[str]) -> tuple[int, str, int] | None:
+    """(start of the last marker followed by an answer, the answer, end of the sentence that states it)."""
     found = list(marker.finditer(text))
     for m in reversed(found):
         value = _plain_value(_first_clause(text[m.end() :]))
         if value:
-            return m.start(), value
+            end = _SENTENCE_END_RE.search(text, m.end())
+            return m.start(), value, end.start() if end else len(text)
     return None
 
 
@@ -202,7 +218,7 @@ def find_final_answer(text: str) -> FinalAnswer | None:
     ):
         found = finder(text)
         if found is not None and found[1]:
-            return FinalAnswer(found[0], found[1], style)
+            return FinalAnswer(found[0], found[1], style, found[2])
     return None
 
 

@@ -54,6 +54,7 @@ class _SoftTimeout(BaseException):
 
 
 USERS_OPS = ("call", "resolve")  # a user's check: its failures are reported, not just False
+REACH_OPS = ("relate", "solves")  # does reasoning reach its answer (sympy_reach.py): a word, "unknown" when it cannot tell
 _CHECKS: dict[str, Any] = {}  # "module:function" -> the user's check, imported once per child
 
 
@@ -86,10 +87,14 @@ def _call(request: dict[str, Any]) -> bool:
     raise TypeError(f"returned {type(result).__name__} {result!r:.60}, not True or False")
 
 
-def _evaluate(request: dict[str, Any], timeout: int | None = None) -> bool:
+def _evaluate(request: dict[str, Any], timeout: int | None = None) -> bool | str:
     """math-verify on one request; gold is parsed first (math-verify's comparison is not symmetric)."""
     if request["op"] in USERS_OPS:
         return _call(request)
+    if request["op"] in REACH_OPS:
+        from . import sympy_reach
+
+        return sympy_reach.OPS[request["op"]](request, timeout)
     from math_verify import parse, verify
 
     if request["op"] == "parse":
@@ -138,7 +143,7 @@ def serve(warm: bool = True) -> None:
         if error is not None and json.loads(line)["op"] in USERS_OPS:  # only a user's check reports why (math: False is a verdict)
             out.write(json.dumps({"result": False, "error": error}) + "\n")
         else:
-            out.write('{"result": true}\n' if result else '{"result": false}\n')
+            out.write(json.dumps({"result": result if isinstance(result, str) else bool(result)}) + "\n")
         out.flush()
 
 
@@ -165,7 +170,7 @@ class Sandbox:
         self._owner = os.getpid()
         self._buffer = b""
         self._ready = False
-        self._cache: OrderedDict[str, tuple[bool, str | None]] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[Any, str | None]] = OrderedDict()
         self._broken: str | None = None  # why the child cannot run here; then we verify in-process
         self.kills = 0  # children killed for missing a deadline (for tests and the benchmark)
 
@@ -179,13 +184,17 @@ class Sandbox:
 
     def run(self, requests: list[dict[str, Any]]) -> list[bool]:
         """Verdicts for `requests` in order. Never raises (but lets KeyboardInterrupt through)."""
-        return [verdict for verdict, _ in self.run_reporting(requests)]
+        return [verdict is True for verdict, _ in self.run_reporting(requests)]
 
-    def run_reporting(self, requests: list[dict[str, Any]]) -> list[tuple[bool, str | None]]:
-        """(verdict, why there was none) for `requests` in order: the error is None when the request was
+    def answers(self, requests: list[dict[str, Any]]) -> list[bool | str]:
+        """What each request answered, in order (a word for the reach operations; False when no answer came)."""
+        return [answer for answer, _ in self.run_reporting(requests)]
+
+    def run_reporting(self, requests: list[dict[str, Any]]) -> list[tuple[Any, str | None]]:
+        """(answer, why there was none) for `requests` in order: the error is None when the request was
         answered, else what happened (a user's check raised, returned no True/False, or missed the deadline)."""
         keys = [json.dumps(r, sort_keys=True) for r in requests]
-        results: list[tuple[bool, str | None] | None] = [self._cache.get(k) for k in keys]
+        results: list[tuple[Any, str | None] | None] = [self._cache.get(k) for k in keys]
         todo = [i for i, r in enumerate(results) if r is None]
         if todo:
             with self._lock:
@@ -205,13 +214,13 @@ class Sandbox:
 
     # ---- internals
 
-    def _remember(self, key: str, answer: tuple[bool, str | None]) -> None:
+    def _remember(self, key: str, answer: tuple[Any, str | None]) -> None:
         self._cache[key] = answer
         if len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
 
-    def _run_locked(self, lines: list[str]) -> list[tuple[bool, str | None]]:
-        results: list[tuple[bool, str | None]] = [(False, None)] * len(lines)
+    def _run_locked(self, lines: list[str]) -> list[tuple[Any, str | None]]:
+        results: list[tuple[Any, str | None]] = [(False, None)] * len(lines)
         start = 0
         failures_in_a_row = 0
         while start < len(lines):
@@ -236,7 +245,7 @@ class Sandbox:
                 raise
         return results
 
-    def _pipeline(self, lines: list[str], results: list[tuple[bool, str | None]], start: int) -> int:
+    def _pipeline(self, lines: list[str], results: list[tuple[Any, str | None]], start: int) -> int:
         """Send lines[start:] with at most WINDOW in flight, reading answers in order. Returns len(lines)
         or raises _ChildGone with the failed request at `start` (updated as answers arrive)."""
         assert self._proc is not None and self._proc.stdin is not None
@@ -254,7 +263,7 @@ class Sandbox:
                 except OSError:  # BrokenPipeError: the child is gone
                     raise _ChildGone(done) from None
             answer = json.loads(self._read_line(self.hard_seconds, done))
-            results[done] = (bool(answer.get("result")), answer.get("error"))
+            results[done] = (answer.get("result", False), answer.get("error"))
             done += 1
         return done
 
@@ -321,7 +330,7 @@ class Sandbox:
                 pass
 
 
-def _in_process(request: dict[str, Any], why: str | None) -> tuple[bool, str | None]:
+def _in_process(request: dict[str, Any], why: str | None) -> tuple[Any, str | None]:
     """Last resort when no child can run here: math-verify (or a user's check) in this process, with
     math-verify's signal timeout in the main thread (no bound elsewhere). Warned about once, because the
     guarantee is weaker."""

@@ -6,7 +6,8 @@ split, `expo-lite eval` and `expo-lite data`.
 
   where       `find(text, context)`: the final answer stated in a completion (where it starts, what it is)
   whether     `judge_many(items)`: does each found answer equal its row's gold answer
-  written     `final_line(answer)`: the canonical last line of a training target for an answer
+  written     `final_line(answer)`: the canonical last line of a training target for an answer, and
+              `target(text, answer, context)`: a verified text as a training target (its answer statement normalised)
   leaking     `leaks(text, phrases)`: does an explanation admit it was handed the answer
 
 A format sees the row, not only two strings: `context` holds the row's other columns (a multiple-choice
@@ -22,14 +23,38 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from ..derivation import announces_only
+from ..equations import segment_at
+from ..extraction import sentence_start
+
 Context = Mapping[str, Any]
 HASH_LINE_RE = re.compile(r"^#### *(.+)$", re.MULTILINE)  # a `#### X` line, as the non-math formats read it whole
+
+
+def statement_end(text: str, start: int, end: int) -> int:
+    """Where the sentence stating an answer (from `start`, the answer written up to `end`) ends: past the math that
+    holds it (`$`, `\\]`, `\\end{align*}`); after inline math, on to the end of the sentence ("$\\boxed{609}$
+    words.") when that comes within a line of prose; else right after the punctuation that follows."""
+    end = len(text) if end < 0 else end
+    seg = segment_at(text, max(end - 1, start))
+    if seg is not None:
+        end = max(end, seg.after)
+    rest = _SENTENCE_REST_RE.match(text, end)
+    if (seg is None or seg.inline) and rest and segment_at(text, rest.end() - 1) is None:
+        return rest.end()  # a display (`\\[ ... \\]`, `align*`) ends its sentence
+    punctuation = re.match(r"[ \t]*[.,;:!?]?", text[end:])
+    return end + (punctuation.end() if punctuation else 0)
+
+
+_SENTENCE_REST_RE = re.compile(r"[^\n$\\]{0,160}?[.!?](?=\s|$)")  # the rest of the answer's sentence, in prose
 
 
 @dataclass(frozen=True)
 class Found:
     start: int  # index in the text where the final-answer statement's marker starts
     text: str  # the answer as written
+    end: int = -1  # index just past the answer as written (-1: the format does not say)
+    style: str = ""  # how it is stated: "boxed", "hash", "final_answer", "answer_is" (the math formats say)
 
 
 @dataclass(frozen=True)
@@ -53,6 +78,9 @@ class AnswerFormat:
     # True: reasoning toward this format's answer computes something (`=`, an operator between numbers, \frac),
     # so an explanation without one is refused as no_reasoning; prose formats (choice, exact) reason in words
     shows_work: ClassVar[bool] = False
+    # The style `find` reports for an answer stated the format's own way ("boxed", "hash"): such a statement is
+    # normalised where it stands (`in_place`), so the step that computes the answer stays in the target
+    own_style: ClassVar[str] = ""
 
     def gold_answer(self, raw: str, context: Context) -> str | None:
         """The gold answer as it will be compared, or None when the row cannot be graded (skipped, counted)."""
@@ -77,6 +105,40 @@ class AnswerFormat:
 
     def final_line(self, answer: str) -> str:
         raise NotImplementedError
+
+    def in_place(self, answer: str) -> str:
+        """The answer written the format's own way inside a sentence (`\\boxed{a}`), for formats with an `own_style`."""
+        raise NotImplementedError
+
+    def keeps_written(self, written: str) -> bool:
+        """An answer statement that already states the target's answer is kept as written (`$x = \\boxed{1}$ and
+        $x = \\boxed{-2}$` reads as `1, -2`), unless the format wants its own spelling of the whole statement."""
+        return True
+
+    def target(self, text: str, answer: str, context: Context) -> str:
+        """A verified text (a self-explanation, an expert solution) as the training target P(q) -> text, stating
+        `answer`. Only what must be is normalised, the answer's wrapper and form: in a format with an own style, an
+        answer stated that way is rewritten where it stands and its sentence kept ("$625-16=\\boxed{609}$." stays,
+        the step that computes it included); a sentence that only announces it another way ("The answer is 609.")
+        is a wrapper too, replaced by the format's final line; a sentence that does a step before stating it ("so
+        625 - 16 gives 609.") is kept and the final line follows it; a text with no answer gains the final line. Prose formats keep the text
+        before the answer's sentence and end with the final line. Whatever follows the answer's sentence (a check,
+        a second answer, chatter) is dropped: the target ends where the answer is stated."""
+        found = self.find(text, context)
+        if found is None or not found.text:
+            return f"{text.rstrip()}\n{self.final_line(answer)}" if text.strip() else self.final_line(answer)
+        if not self.own_style:
+            before = text[: sentence_start(text, found.start)].rstrip()
+            return f"{before}\n{self.final_line(answer)}" if before else self.final_line(answer)
+        end = statement_end(text, found.start, found.end)
+        if found.style == self.own_style:
+            written = text[found.start : found.end]
+            body = written if found.text == answer and self.keeps_written(written) else self.in_place(answer)
+            return (text[: found.start] + body + text[found.end : end]).rstrip()
+        if announces_only(text, found.start):  # "The answer is 7." is a wrapper of its own: the final line replaces it
+            before = text[: sentence_start(text, found.start)].rstrip()
+            return f"{before}\n{self.final_line(answer)}" if before else self.final_line(answer)
+        return f"{text[:end].rstrip()}\n{self.final_line(answer)}"
 
     def render_question(self, question: str, context: Context, layout: Mapping[str, str]) -> str:
         """The question as P(q) and P_x show it: what the model must see of the row besides its question text (a

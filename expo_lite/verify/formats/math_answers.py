@@ -43,7 +43,7 @@ class _MathFormat(AnswerFormat):
 
     def find(self, text: str, context: Context) -> Found | None:
         found = find_final_answer(text)
-        return Found(found.start, found.text) if found else None
+        return Found(found.start, found.text, found.end, found.style) if found else None
 
     def reached_value(self, found: str, gold: str, context: Context) -> str | None:
         return gold  # found verified equal to it; the gold is written cleanly ("6" where found reads "6.]")
@@ -55,6 +55,10 @@ class _MathFormat(AnswerFormat):
 class Boxed(_MathFormat):
     name = "boxed"
     instruction = "Solve the problem step by step. Put the final answer in \\boxed{}."
+    own_style = "boxed"
+
+    def in_place(self, answer: str) -> str:
+        return f"\\boxed{{{answer}}}"
 
     def final_line(self, answer: str) -> str:
         return f"The final answer is $\\boxed{{{answer}}}$."
@@ -63,6 +67,13 @@ class Boxed(_MathFormat):
 class Hash(_MathFormat):
     name = "hash"
     instruction = 'Solve the problem step by step. Write the final answer on the last line as "#### <answer>".'
+    own_style = "hash"
+
+    def in_place(self, answer: str) -> str:
+        return f"#### {answer}"
+
+    def keeps_written(self, written: str) -> bool:
+        return written.strip() == f"#### {written.strip()[4:].strip()}" and len(written.split()) == 2  # "#### 18", not "#### 18 dollars"
 
     def final_line(self, answer: str) -> str:
         return f"#### {answer}"

@@ -169,7 +169,11 @@ def test_judge_selects_most_likely_valid_try_and_normalises_it(tiny_llama):
     assert first.try_reasons == ["ok", "wrong_answer", "ok"]
     valid_scores = [s for s in first.try_mean_logprobs if s is not None]
     assert len(valid_scores) == 2 and first.mean_logprob == max(valid_scores)
-    assert first.text.endswith("\n#### 7") and "The answer is 7" not in first.text
+    # the target keeps the try's own text up to its answer statement: "The answer is 7." only announces the answer
+    # and gives way to the format's final line; a `#### 7` line is the format's own and is kept as it stands
+    chosen = first.try_mean_logprobs.index(first.mean_logprob)
+    assert first.text == {0: "Tom starts with 3 apples and buys 4 more, so 3 + 4 = 7 apples.\n#### 7",
+                          2: "First 3 apples, then 4 more apples: 3 + 4 = 7 in total for Tom.\n#### 7"}[chosen]
     # the target is conditioned on P(q): the hint never appears in the training prompt
     assert tok.decode(first.prompt_ids) == standard_prompt(tok, problems[0].question, "hash", PROMPTS)
     assert "correct final answer" not in tok.decode(first.prompt_ids)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from trl import GRPOConfig, GRPOTrainer
 
-from expo_lite.algorithms.explain import completion_ids_for, normalised_target
+from expo_lite.algorithms.explain import completion_ids_for, training_target
 from expo_lite.algorithms.grpo import ExPGRPOConfig, ExPGRPOTrainer
 from expo_lite.algorithms.schedules import beta_at
 from expo_lite.algorithms.sft import collate, nll_sum
@@ -199,7 +199,7 @@ def expected_sft_step(model, tok, problems, beta, lr):
     examples = []
     for p in problems:
         prompt = tok(standard_prompt(tok, p.question, "hash", PromptConfig()), add_special_tokens=False)["input_ids"]
-        examples.append((prompt, completion_ids_for(tok, normalised_target(p.solution, p.answer, "hash"))))
+        examples.append((prompt, completion_ids_for(tok, training_target(p.solution, p.answer, "hash"))))
     batch = collate(examples, tok.pad_token_id)
     (beta * nll_sum(ref, batch) / batch.num_tokens).backward()
     return {n: p.detach() - lr * p.grad for n, p in ref.named_parameters() if "lora_" in n and p.grad is not None}

@@ -3,7 +3,7 @@ how they spread over the micro-batches of a generation batch."""
 
 from __future__ import annotations
 
-from expo_lite.algorithms.explain import Explanation, completion_ids_for, normalised_target
+from expo_lite.algorithms.explain import Explanation, completion_ids_for, training_target
 from expo_lite.algorithms.positives import (
     Positives,
     expert_targets,
@@ -29,7 +29,7 @@ def test_targets_are_conditioned_on_the_plain_prompt_and_end_with_eos():
     problems = [Problem("a", "What is 2 + 3?", "5", "2 + 3 = 5.\n#### 5"), Problem("b", "What is 1 + 1?", "2", None)]
     targets = expert_targets(tok, problems, "hash", PromptConfig())
     prompt = tok(standard_prompt(tok, "What is 2 + 3?", "hash", PromptConfig()), add_special_tokens=False)["input_ids"]
-    assert targets == [(prompt, completion_ids_for(tok, normalised_target("2 + 3 = 5.\n#### 5", "5", "hash")))]
+    assert targets == [(prompt, completion_ids_for(tok, training_target("2 + 3 = 5.\n#### 5", "5", "hash")))]
     assert targets[0][1][-1] == tok.eos_token_id  # a problem without a written solution gives none
     records = [Explanation("a", "q", "5", 1, True, "ok", "t", prompt_ids=[1, 2], completion_ids=[3, 4]),
                Explanation("b", "q", "2", 1, False, "leaks the hint", None, prompt_ids=[5], completion_ids=[6])]

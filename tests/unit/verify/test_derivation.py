@@ -1,90 +1,120 @@
-"""The derivation test: an answer is reached when it is the result of a computation in the reasoning. Cases in the
-styles real text writes them: GSM8K's human solutions (loaded as training reads them), the embedded model's own
-tries, MATH-style LaTeX."""
+"""Does reasoning reach its answer (derivation.reach) and write only true arithmetic (derivation.false_equation)?
+Texts as MATH's human solutions write them (most taken from benchmarks/data/math, some with their answer swapped for
+another), and as GSM8K's and the embedded model's write theirs. Every sympy question goes to the real sandbox."""
 
 from __future__ import annotations
 
-from fractions import Fraction
+import time
 
 import pytest
 
-from expo_lite.config import TaskConfig
-from expo_lite.data.tasks import load_task
-from expo_lite.verify.derivation import computed_values, number_value, reaches
-
-from helpers import REPO
+from expo_lite.verify.derivation import false_equation, final_chain, reach
+from expo_lite.verify.extraction import find_final_answer
 
 
-@pytest.mark.parametrize(("reasoning", "answer"), [
-    # GSM8K's human style, calculator annotations removed as the task loader does
-    ("Natalia sold 48/2 = 24 clips in May.\nNatalia sold 48+24 = 72 clips altogether in April and May.", "72"),
-    ("Weng earns 12/60 = $0.2 per minute.\nWorking 50 minutes, she earned 0.2 x 50 = $10.", "10"),
-    ("Janet sells 16 - 3 - 4 = 9 duck eggs a day.\nShe makes 9 * 2 = $18 every day at the farmer’s market.", "18"),
-    ("Mom bought things that cost: 4 + 4 + 2 + 6 + 11 = €27 .\nSo she has 55 – 27 = €28 left", "28"),
-    ("The second supplier receives 1 000 000 + 500 000 = 1 500 000 cars.", "1500000"),
-    ("So, each year, the average number of people added is 17 000/5 = 3 400.", "3400"),
-    ("The total is 1,200 + 800 = 2,000 dollars.", "2000"),
-    ("768 ounces / 50 ounces/minute = 15.36 minutes, which rounds down to 15 minutes", "15"),
-    ("2b - 5 = 3b - 15\nAdding 15 to both sides, we get 2b + 10 = 3b\nSubtracting 2b from both sides, we get 10 = b", "10"),
-    ("His favorite player scored 30 plus 28 plus 32 plus 34 plus 26 equals 150 points", "150"),
-    ("Since humans have two legs, 2*2=4\nSpiders have twice that number, so we multiply 4*2 to find 8 legs in total.", "8"),
-    ("He averaged 30 points a game because 150 divided by 5 equals 30.", "30"),
-    ("In May she sold half of 48, which is 24 clips.", "24"),
-    ("The discount is 20 percent of 50, which is 10 dollars.", "10"),
-    ("Natalia sold 48/2 = 24 clips in May, so she sold 48 + 24 clips in April and May together.", "72"),  # unevaluated
-    ("The first number is 2 / 2 = 1 and the fraction is 3/4 = 0.75 of the cake.", "0.75"),
-    ("We add $\\frac{1}{2} + \\frac{1}{4} = \\frac{3}{4}$ over a common denominator of 4.", "\\frac{3}{4}"),
-    ("$x^2 = 2$, so $x = \\sqrt{2}$ since x is positive.", "\\sqrt{2}"),
-    # the embedded model's real derivations (expo-lite explain demo)
-    ("Sara has 1 + 4 = 5 marbles.\nSara gets 4 more marbles.", "5"),
-    ("Ben has a total of 1 cards + 1 more cards = 2 cards.", "2"),
-    ("This can be represented as: 5 + 1 = 6.", "6"),
+def how(text: str, answer: str) -> str:
+    found = find_final_answer(text)
+    assert found is not None, text
+    return reach(text, found.start, answer, found.end).how
+
+
+@pytest.mark.parametrize(("text", "answer", "expected"), [
+    # the member before the answer is worth it: exactly, or by sympy
+    ("so $AX=\\frac{AC\\cdot BX}{BC}=\\frac{21\\cdot30}{45}=\\boxed{14}$.", "14", "chain"),
+    ("The number of words with no consonants is $2\\times 2\\times 2\\times 2=16$. Therefore the number of words with "
+     "at least one consonant is $625-16=\\boxed{609}$.", "609", "chain"),
+    ("We choose 6 of the 14, so there are $\\binom{14}{6} = \\boxed{3003}$ ways.", "3003", "chain"),
+    ("Its length is $\\sqrt{101} - \\sqrt{2} + 9 = \\boxed{9 + \\sqrt{101} - \\sqrt{2}}$.", "9 + \\sqrt{101} - \\sqrt{2}", "chain"),
+    ("Divide both sides by 3 to obtain $N=3(2003)=\\boxed{6009}$.", "6009", "chain"),  # a number before a bracket multiplies
+    ("Thus, we can copy \\[2000\\text{ cents}\\cdot \\frac{3\\text{ pages}}{5\\text{ cents}} = \\boxed{1200}\\text{ pages}.\\]",
+     "1200", "chain"),  # units read past
+    ("30 of the 300 students own cats: $\\frac{30}{300} = \\frac{1}{10} = \\boxed{10\\%}$.", "10\\%", "chain"),
+    ("Using a calculator, the product rounded to the nearest tenth is $3\\sqrt{41}=\\boxed{19.2}$.", "19.2", "chain"),
+    ("This means the image of $-3 - 8i$ is $(-3 - 8i)(1 + i) = \\boxed{5 - 11i}.$", "5 - 11i", "chain"),  # i is imaginary
+    ("so $\\sin(-60^\\circ) = \\sin300^\\circ = \\boxed{-\\frac{\\sqrt{3}}{2}}$.", "-\\frac{\\sqrt{3}}{2}", "chain"),  # degrees
+    ("\\begin{align*}\n17\\frac{5}{6} - 11\\frac{2}{3} &= 6 + \\frac{5}{6} - \\frac{4}{6} \\\\ &= 6 + \\frac{1}{6} \\\\ "
+     "&= \\boxed{6\\frac{1}{6}\\text{ feet}}.\n\\end{align*}", "6\\frac{1}{6}\\text{ feet}", "chain"),
+    # the member before the answer is worth something else: the last step is false
+    ("Therefore $5+4+43=52$ of the dogs like at least one. Therefore $60-52=\\boxed{9}$ dogs do not.", "9", "false_chain"),
+    ("so $AX=\\frac{AC\\cdot BX}{BC}=\\frac{21\\cdot30}{45}=\\boxed{15}$.", "15", "false_chain"),
+    ("The area is $\\frac{1}{3} \\pi \\cdot 5^2 \\cdot 6 = \\boxed{110}$.", "110", "false_chain"),
+    ("the maximum integer value is $1 + \\frac{10}{1/4} = \\boxed{\\text{empty}}.$", "\\text{empty}", "false_chain"),
+    ("Thus, $(a,b,c) = \\boxed{\\frac{63}{128}}.$", "\\frac{63}{128}", "false_chain"),  # three values named, one given
+    # the chain names a variable: the answer is checked in the reasoning's equations
+    ("The discriminant is zero when $1 - 4k = 0,$ or $k = \\boxed{\\frac{1}{4}}$.", "\\frac{1}{4}", "solved"),
+    ("The discriminant is zero when $1 - 4k = 0,$ or $k = \\boxed{3}$.", "3", "unsolved"),
+    ("By the Pythagorean Theorem, $(5)^2 + BC^2 = (\\sqrt{61})^2,$ so $BC = \\boxed{6}.$", "6", "solved"),  # a segment
+    ("Then $7p = 7$ and $2p + q = -17,$ so $(p,q) = \\boxed{(1,-19)}.$", "(1,-19)", "solved"),
+    ("Then $7p = 7$ and $2p + q = -17,$ so $(p,q) = \\boxed{(2,-19)}.$", "(2,-19)", "unsolved"),
+    ("Note $FD^2 = (1+x)^2 - (1-x)^2 = 4x,$ and $x = \\boxed{24}.$", "24", "stated"),  # an identity checks nothing
+    # nothing before the answer can be valued, or it is stated in words: kept
+    ("Hence $\\tan Y = \\frac{XZ}{XY} = \\boxed{\\frac{7}{24}}$.", "\\frac{7}{24}", "stated"),
+    ("Since this holds for all vectors $\\mathbf{v},$ $\\mathbf{R}^2 = \\mathbf{I} = \\boxed{\\begin{pmatrix} 1 & 0 \\\\ 0 & 1 "
+     "\\end{pmatrix}}.$", "\\begin{pmatrix} 1 & 0 \\\\ 0 & 1 \\end{pmatrix}", "stated"),  # bold names a matrix, no number
+    ("If 0.25 inches represents 3 miles, then 1 inch represents 12 miles. Therefore, 15 inches represents "
+     "$\\boxed{180\\text{ miles}}$.", "180\\text{ miles}", "stated"),
+    ("All plotted points lie on a hyperbola.  The answer is $\\boxed{\\text{(E)}}.$", "\\text{(E)}", "stated"),
+    # stated apart from the reasoning: it must have been computed
+    ("Sara has 1 + 4 = 5 marbles.\n#### 5", "5", "computed"),
+    ("How much Raj has now: 3 * 4 = 12\n#### 7", "7", "other_result"),
+    ("2 * 4 = 8 marbles. So she has 6 marbles.\nThe answer is 6.", "6", "other_result"),
+    ("Finally, we carry out the subtraction and we find $(3)^3$. Thus, our answer is $\\boxed{27}$.", "27", "computed"),
 ])
-def test_an_answer_that_is_computed_is_reached(reasoning, answer):
-    assert reaches(reasoning, answer), computed_values(reasoning)
+def test_how_an_answer_is_reached(text, answer, expected):
+    assert how(text, answer) == expected
 
 
-@pytest.mark.parametrize(("reasoning", "answer"), [
-    # the embedded model's rationalisations: the hinted answer is written after work that computed something else
-    ("1. How much Raj has now: 3 * 4 = 12\n2.", "7"),
-    ("1. 5 - 5 = 0\n2. 5 + 5 = 1\n\nAfter 5 is added to the original marble, Omar now has 5 marbles.", "10"),
-    ("2. Now let's add this outcome to Emma's initial cookie supply: 4 * 6 = 24.\n3. So, Emma now has 6 cookies.", "6"),
-    ("To solve the problem, I will first calculate the total number of marbles Ana has. Since Ana gets 2 more marbles, "
-     "she has 2 * 4 = 8 marbles. I will add 2 * 8 = 16 marbles.", "6"),
-    ("Raj has 74 - 14 = 48 cookies left. Raj gives away 14 cookies.", "60"),
-    ("1800 - 1620 = 120 minutes, which is 12 hours.", "45"),
-    # a result in words that is not the value of the arithmetic before it (the embedded model on GSM8K)
-    ("The total cost is 2.5 * 2.5 = 6.25 * 2 = $1.50. Now I divided that by 2 to find the final answer, which is "
-     "448000.", "448000"),
-    ("5 plus 3 is 9, so the answer follows.", "9"),
-    # a conclusion that states a result nothing computed, and one that only concludes
-    ("So he lifted 160+16 = 176 kg per hand\nThat means he lifted a total of 352 kg", "352"),
-    ("Raj has 3 marbles and gets some more. The total is 7.", "7"),
-    # a written result is the reasoning's result, even when wrong: 5 + 5 = 1 does not reach 10
-    ("First 5 + 5 = 1, then we are done.", "10"),
-    # an operand is not a result; a continued expression is not one either
-    ("There are 6 boxes, and 6 * 4 = 24 pencils.", "6"),
-    ("x = 24 + 8 = 30 apples", "24"),
-    ("We need the fraction of the cake that is left after the party: it is $\\frac{3}{4}$ of the cake.", "\\frac{3}{4}"),
+def test_the_final_chain_is_the_one_the_answer_ends():
+    text = "Since $\\frac{x}{15} = \\frac{20}{25}, \\quad \\text{so} \\quad x = \\frac{300}{25} = \\boxed{12}.$"
+    members = final_chain(text, text.index("\\boxed"))
+    assert [m.text for m in members] == ["\\frac{300}{25}", "x"]  # nearest first, not the statement before `\text{so}`
+    assert final_chain("Therefore, the graph has $\\boxed{2}$ asymptotes.", 26) == []
+    assert final_chain("So $x = 5, \\boxed{5}$.", 13) == []  # a box after a comma starts a statement of its own
+
+
+@pytest.mark.parametrize(("text", "false"), [
+    ("Raj has 74 - 14 = 48 cookies left. So far, Raj has 74 - 14 = 48 cookies left.\n", "Raj has 74 - 14 = 48"),
+    ("Mathews made $4200+$3000 = $8600 in all.\n", "Mathews made $4200+$3000 = $8600"),
+    ("We get $12 \\times 3 = 35$ apples.\n", "12 \\times 3 = 35"),
+    # not false: algebra, unit conversions, rounding, a change of unit, triples, money in dollars and cents
+    ("We have S + 2S + 4S = 7S apples.\n", None),
+    ("$$420\\text{ minutes} = \\dfrac{420}{60}\\text{ hours} = 7$$\n", None),
+    ("Weng earns 2060/15 = 137.33 per hour.\n", None),
+    ("The shop loses 5 thousand dollars a day, so 5 * 3 = $15,000 in three days.\n", None),
+    ("So Bea earned $2.50 - $2.24 = 26 cents more.\n", None),
+    ("Then 15 minutes * 1 hour/60 minutes = .25 hours.\n", None),
+    ("The grid gives 7:50 + 30 minutes = 8:20.\n", None),
+    ("The pitcher holds 12 x 1 and 1/4 = 15 cups.\n", None),
 ])
-def test_an_answer_only_written_is_not_reached(reasoning, answer):
-    assert not reaches(reasoning, answer), computed_values(reasoning)
+def test_false_plain_arithmetic_is_found_and_nothing_else(text, false):
+    assert false_equation(text, len(text)) == false
 
 
-@pytest.mark.parametrize(("text", "value"), [
-    ("1,000", Fraction(1000)), ("$18.50", Fraction(37, 2)), ("3/4", Fraction(3, 4)), ("\\frac{3}{4}", Fraction(3, 4)),
-    ("25\\%", Fraction(25)), ("-3", Fraction(-3)), ("1 500", Fraction(1500)), ("\\sqrt{2}", None), ("x + 1", None),
+def test_real_answers_that_crashed_the_check_do_not():
+    """MATH writes `90\\text{ square\\nunits}` (a newline inside the answer); it used to raise AttributeError."""
+    text = "The area is $9 \\cdot 10 = \\boxed{90\\text{ square\nunits}}$."
+    assert how(text, "90\\text{ square\nunits}") == "chain"
+
+
+@pytest.mark.parametrize("text", [
+    "So $x = " + "\\frac{" * 3000 + "1" + "}{2}" * 3000 + " = \\boxed{5}$.",  # a 10,000-character nest
+    "So $x = " + "{" * 5000 + "2 + 3 = \\boxed{5}$.",  # unbalanced braces
+    "So $y = 9^{9^{9^{9^{9}}}} = \\boxed{5}$ and $" * 3 + " " + "$1$ " * 2000,  # a power tower, many dollars
 ])
-def test_number_values_as_answers_write_them(text, value):
-    assert number_value(text) == value
+def test_pathological_reasoning_returns_within_the_bound(text):
+    """Members longer than a step are not read; each sympy question has the sandbox's hard deadline (4 s), and a
+    check asks at most a few. Seconds, not minutes, on any input."""
+    start = time.perf_counter()
+    found = find_final_answer(text)
+    reach(text, found.start, "5", found.end)
+    false_equation(text, found.start)
+    assert time.perf_counter() - start < 30
 
 
-def test_gsm8k_human_solutions_reach_their_answers_as_training_reads_them():
-    """The shipped GSM8K rows (benchmarks/data/gsm8k): 395 of 400 human solutions reach their answers. The five that
-    do not, read one by one: four where GSM8K's own answer is not what the solution computes (an answer in cents
-    after a result in dollars, twice; 66 after "48 + 16 = 64 points"; "192*100=$1920", which is 19200), and one
-    unit conversion stated but not computed (".5 hour which is 30 minutes")."""
-    problems = load_task(TaskConfig(name="gsm8k", path=str(REPO / "benchmarks" / "data" / "gsm8k")), "train").problems
-    unreached = {p.id: p.answer for p in problems if not reaches(p.solution, p.answer)}
-    assert unreached == {"gsm8k-123": "25", "gsm8k-343": "49", "gsm8k-356": "66", "gsm8k-167": "1920", "gsm8k-198": "30"}
-    assert len(problems) == 400
+def test_an_answer_announced_before_a_repetition_must_have_been_computed():
+    """The embedded model on GSM8K (gsm8k-10): word salad, "The answer is 121.", then chatter that repeats it as a
+    `####` line in a sentence of its own. The announcement is the statement that counts: no step computed 121."""
+    text = ("The first part of the problem involves finding the number of people that the monster ate of over three "
+            "centuries, which is approximately 847.\n\nHere is the final answer:\n\nThe answer is 121.\n\nSo, the last "
+            'line is "#### 121"')
+    assert how(text, "121") == "other_result"

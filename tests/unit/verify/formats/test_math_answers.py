@@ -44,3 +44,33 @@ def test_final_lines_are_the_canonical_ones_and_read_back():
 def test_an_unknown_format_names_the_ones_there_are():
     with pytest.raises(ValueError, match="choose one of boxed, hash, choice, exact, countdown"):
         answer_format("multiple_choice")
+
+
+@pytest.mark.parametrize(("text", "answer", "target"), [
+    # the answer's sentence is kept, the step that computes it included (MATH's own solution)
+    ("So the number is $5\\times 5\\times 5\\times 5=625$. Therefore there are $625-16=\\boxed{609}$ words.",
+     "609", "So the number is $5\\times 5\\times 5\\times 5=625$. Therefore there are $625-16=\\boxed{609}$ words."),
+    # only the answer's form is normalised, where it stands; what follows the answer's sentence is dropped
+    ("Half of it is $\\frac{1}{2} = \\boxed{0.5}$. Let me double-check: 0.5 + 0.5 = 1.", "\\frac{1}{2}",
+     "Half of it is $\\frac{1}{2} = \\boxed{\\frac{1}{2}}$."),
+    ("\\begin{align*}\nx &= 6 + \\frac{1}{6} \\\\ &= \\boxed{6\\frac{1}{6}}.\n\\end{align*} Done!", "6\\frac{1}{6}",
+     "\\begin{align*}\nx &= 6 + \\frac{1}{6} \\\\ &= \\boxed{6\\frac{1}{6}}.\n\\end{align*}"),
+    ("The roots are $x = \\boxed{1}$ and $x = \\boxed{-2}$. Check.", "1, -2", "The roots are $x = \\boxed{1}$ and $x = \\boxed{-2}$."),
+    # stated another way: a sentence that only announces it is a wrapper, replaced by the final line; a sentence
+    # that does a step before stating it stays, and the final line follows it
+    ("So 3 + 4 = 7. The answer is 7, since he buys more.", "7", "So 3 + 4 = 7.\nThe final answer is $\\boxed{7}$."),
+    ("Adding the two, 3 + 4 gives 7, so the answer is 7. Done.", "7",
+     "Adding the two, 3 + 4 gives 7, so the answer is 7.\nThe final answer is $\\boxed{7}$."),
+    # no answer at all (an expert solution without its answer line): the final line is added
+    ("Natalia sold 48/2 = 24 clips in May.", "24", "Natalia sold 48/2 = 24 clips in May.\nThe final answer is $\\boxed{24}$."),
+])
+def test_a_boxed_target_keeps_its_last_step(text, answer, target):
+    assert answer_format("boxed").target(text, answer, {}) == target
+
+
+def test_a_hash_target_states_the_answer_on_its_line():
+    fmt = answer_format("hash")
+    assert fmt.target("9 * 2 = 18 dollars.\n#### 18 dollars\nThanks!", "18", {}) == "9 * 2 = 18 dollars.\n#### 18"
+    assert fmt.target("9 * 2 = 18 dollars.\n#### 18", "18", {}) == "9 * 2 = 18 dollars.\n#### 18"
+    assert fmt.target("9 * 2 = 18 dollars.", "18", {}) == "9 * 2 = 18 dollars.\n#### 18"  # GSM8K's solution, its line cut
+    assert fmt.target("So she makes $\\boxed{18}$ dollars.", "18", {}) == "So she makes $\\boxed{18}$ dollars.\n#### 18"
