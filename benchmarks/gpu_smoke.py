@@ -1,6 +1,6 @@
 """GPU smoke kit: what the first GPU run of expo-lite would hit, checked in about 10 minutes, as one table.
 
-On a CUDA GPU (the stack users get from `pip install "expo-lite[unsloth]"`: unsloth 2026.10.9, trl 1.15):
+On a CUDA GPU (the stack users get from `pip install -e ".[unsloth]"` (from a clone): unsloth 2026.10.9, trl 1.15):
 
     make gpu-smoke                                                  # or: python benchmarks/gpu_smoke.py
     python benchmarks/gpu_smoke.py --config qwen2.5-3b  # + a 3B recipe when its weights are local

@@ -302,7 +302,20 @@ class EvalConfig(_Section):
 
 class LogConfig(_Section):
     tui: bool = True
-    report_to: list[str] = Field(default_factory=list)
+    report_to: list[str] = Field(
+        default_factory=list,
+        description="Where transformers' trainer also logs: wandb, tensorboard, ... (one name, a comma-separated "
+                    "string or a list; none or [] for nowhere). metrics.jsonl is always written.")
+
+    @field_validator("report_to", mode="before")
+    @classmethod
+    def _one_or_several(cls, value: Any) -> Any:
+        """`--set log.report_to=wandb` (a string, as transformers' own `report_to` takes it) is the list [wandb]; "none"
+        is no integration."""
+        if isinstance(value, str):
+            names = [v.strip() for v in value.split(",") if v.strip()]
+            return [] if names in ([], ["none"]) else names
+        return value
 
 
 class ExpoConfig(_Section):

@@ -2,7 +2,7 @@
 
 On a GPU, `import unsloth` replaces `trl.GRPOTrainer` / `GRPOConfig` / `DPOTrainer` with classes it generates
 from the installed TRL's source (unsloth/models/rl.py writes them to `unsloth_compiled_cache/`). Users of
-`pip install "expo-lite[unsloth]"` train on those (unsloth 2026.10.9 over trl 1.15.0); CI's main lane trains on
+`pip install -e ".[unsloth]"` (from a clone) train on those (unsloth 2026.10.9 over trl 1.15.0); CI's main lane trains on
 stock TRL 1.16. Read from the generated source and checked on this CPU by `make test-gpu-stack`
 (tests/gpu_stack), which makes Unsloth generate the same classes:
 

@@ -52,7 +52,7 @@ def choose_backend(requested: str, processes: int | None = None) -> BackendChoic
         if not unsloth_installed():
             raise ModelLoadError(
                 "model.backend is 'unsloth' but the unsloth package is not installed. "
-                "Install it with `pip install \"expo-lite[unsloth]\"` (GPU) or use model.backend: hf."
+                "Install it from a clone of expo-lite with `pip install -e \".[unsloth]\"` (GPU) or use model.backend: hf."
             )
         if processes > 1:
             raise ModelLoadError(

@@ -112,7 +112,7 @@ def run_training(cfg: ExpoConfig, resume: bool = False, console: Any = None) -> 
     from rich.console import Console
 
     from ..data.tasks import load_task
-    from ..models.loader import load_model, reset_unsloth_flags
+    from ..models.loader import choose_backend, load_model, reset_unsloth_flags
     from ..progress import make_console
     from ..run.rundir import RunLock, check_writable, is_write_failure, write_failure
 
@@ -124,6 +124,8 @@ def run_training(cfg: ExpoConfig, resume: bool = False, console: Any = None) -> 
     if cfg.algo.name != "exp_dpo":
         check_grpo_batch(cfg.train, cfg.algo.num_generations, len(task.problems))
     resumed = create_run_dir(cfg, resume=True) if resume else None  # only checks that the run exists
+    choose_backend(cfg.model.backend, processes=distributed.world_size())  # unsloth under torchrun: refused before
+    # the processes meet (a refusal inside the model load would come after accelerate's rendezvous)
     main = distributed.is_main()
     if main:
         check_writable(Path(cfg.train.output_dir))

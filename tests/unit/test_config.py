@@ -68,6 +68,22 @@ def test_overrides_apply_with_yaml_types(tmp_path):
     assert cfg.log.tui is False
 
 
+@pytest.mark.parametrize(("value", "expected"), [
+    ("wandb", ["wandb"]), ("wandb,tensorboard", ["wandb", "tensorboard"]), ("none", []), ("[tensorboard]", ["tensorboard"]),
+])
+def test_report_to_takes_a_name_as_transformers_does(value, expected):
+    cfg = load_config(None, [f"log.report_to={value}"])
+    assert cfg.log.report_to == expected
+
+
+def test_trainer_arguments_log_where_report_to_says(tmp_path):
+    from expo_lite.recipes.trainer_args import common_training_kwargs
+
+    cfg = load_config(None, ["log.report_to=tensorboard"])
+    kwargs = common_training_kwargs(cfg.train, tmp_path, gradient_checkpointing=False, report_to=cfg.log.report_to)
+    assert kwargs["report_to"] == ["tensorboard"]
+
+
 def test_resolved_config_round_trips(tmp_path):
     cfg = load_config(None, ["algo.name=grpo", "train.max_steps=7"])
     again = load_config(write(tmp_path, cfg.to_yaml()))

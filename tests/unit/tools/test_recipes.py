@@ -25,6 +25,8 @@ def test_every_recipe_is_listed_with_its_model_task_algorithm_and_purpose():
         assert cfg.model.name in line and cfg.algo.name in line and cfg.task.name in line
     assert "Qwen2.5-3B-Instruct on MATH with ExP-GRPO, 4-bit QLoRA on one 24 GB GPU." in out.output
     assert "accelerate/ddp" in out.output and "accelerate/deepspeed_zero2" in out.output
+    purposes = [x.strip() for x in out.output.splitlines() if x.startswith("    ")]
+    assert len(purposes) == len(names) and all(p.endswith((".", "!", "?")) for p in purposes), purposes  # never cut
 
 
 def test_a_recipe_name_is_accepted_wherever_a_config_path_is(tmp_path):
