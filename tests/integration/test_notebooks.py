@@ -11,10 +11,11 @@ import pytest
 
 from helpers import REPO
 
-NOTEBOOKS = {
-    "exp_grpo_qwen2.5_3b_colab.ipynb": {"algo": "exp_grpo", "model": "unsloth/Qwen2.5-3B-Instruct-bnb-4bit"},
-    "exp_dpo_llama3.2_3b_kaggle.ipynb": {"algo": "exp_dpo", "model": "unsloth/Llama-3.2-3B-Instruct"},
+NOTEBOOKS = {  # card: the smallest GPU the notebook names (Colab's and Kaggle's T4: 15 GiB CUDA can allocate)
+    "exp_grpo_qwen2.5_3b_colab.ipynb": {"algo": "exp_grpo", "model": "unsloth/Qwen2.5-3B-Instruct-bnb-4bit", "card_gib": 15},
+    "exp_dpo_llama3.2_3b_kaggle.ipynb": {"algo": "exp_dpo", "model": "unsloth/Llama-3.2-3B-Instruct", "card_gib": 15},
 }
+MARGIN = 0.85  # the planner's prediction must leave 15% of the card free (fragmentation, longer answers)
 
 
 def read(name: str):
@@ -38,8 +39,8 @@ def test_notebook_is_stripped_and_valid(name):
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_gpu_config_resolves(name, monkeypatch, tmp_path):
-    """The parameter and config cells as a GPU user runs them (smoke mode off): the recipe exists and
-    the result is the 3B model in 4-bit with the notebook's algorithm."""
+    """The parameter and config cells as a GPU user runs them (smoke mode off): the recipe exists, the result is
+    the 3B model in 4-bit with the notebook's algorithm, and its planned peak fits the card it names."""
     import expo_lite
     from expo_lite.config import recipe_file
 
@@ -53,6 +54,10 @@ def test_notebook_gpu_config_resolves(name, monkeypatch, tmp_path):
     assert cfg.model.name == want["model"] and cfg.model.use_4bit() and cfg.algo.name == want["algo"]
     assert cfg.train.output_dir == str(tmp_path) and cfg.eval.k == 4 and cfg.eval.temperature == 0.7
     assert namespace["SMOKE"] is False
+    from expo_lite.run.planner import plan_memory
+
+    peak = plan_memory(cfg).total / 2**30  # the card the notebook names fits its settings, by the planner, with margin
+    assert peak <= MARGIN * want["card_gib"], f"{name}: planned peak {peak:.2f} GiB on a {want['card_gib']} GiB card"
 
 
 @pytest.mark.slow
