@@ -56,7 +56,8 @@ from ..core.logprobs import score_completions
 from ..core.sampling import Generation, Row, decode
 from ..data.prompts import final_line, hint_prompt, standard_prompt
 from ..data.tasks import Problem
-from ..verify.derivation import false_equation, reach
+from ..verify.computed import false_equation
+from ..verify.derivation import reach
 from ..verify.extraction import sentence_start
 from ..verify.formats import Context, Item, answer_format
 from .answer_gain import answer_gain, answer_tail_tokens
@@ -262,16 +263,16 @@ def _score_and_keep(model: Any, tokenizer: Any, records: list[Explanation], cand
     """One scoring pass: every candidate under P(q), and per question the answer alone, written as each target
     writes it from the answer on (`answer_alone`)."""
     rows = [(c.prompt_ids, c.completion_ids, c.tail) for c in candidates]
+    lines = [answer_alone(c.text, c.stated, fmt) for c in candidates]
     alone: dict[tuple[int, str], int] = {}  # (record, the answer alone) -> its row
-    for c in candidates:
-        line = answer_alone(c.text, c.stated, fmt)
+    for c, line in zip(candidates, lines, strict=True):
         if (c.record, line) not in alone:
             alone[(c.record, line)] = len(rows)
             rows.append((c.prompt_ids, completion_ids_for(tokenizer, line), answer_tail_tokens(tokenizer, line, c.stated)))
     scores = score_completions(model, [r[0] for r in rows], [r[1] for r in rows], tokenizer.pad_token_id,
                                tail_tokens=[r[2] or 0 for r in rows])
-    for c, score in zip(candidates, scores[: len(candidates)], strict=True):
-        rec, baseline_row = records[c.record], alone[(c.record, answer_alone(c.text, c.stated, fmt))]
+    for c, line, score in zip(candidates, lines, scores[: len(candidates)], strict=True):
+        rec, baseline_row = records[c.record], alone[(c.record, line)]
         gain = answer_gain(score.tail_logprob if c.tail else None,
                            scores[baseline_row].tail_logprob if rows[baseline_row][2] else None)
         rec.try_mean_logprobs[c.attempt], rec.try_answer_gains[c.attempt] = score.mean_logprob, gain

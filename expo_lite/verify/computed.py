@@ -33,7 +33,7 @@ import re
 from fractions import Fraction
 
 from .answers import _canonical
-from .extraction import _OPS, arithmetic_value
+from .extraction import arithmetic_value, exact_value, group_end
 
 # A number as reasoning writes one: 1,000 / 1 000 000 (grouped), 18.50, .5, -3, 3/4, \frac{3}{4}, 25%.
 _NUMBER = (r"-?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d)|\d{1,3}(?: \d{3})+(?!\d|\.\d)|\d+(?:\.\d+)?|\.\d+)")
@@ -149,7 +149,7 @@ def last_result(reasoning: str) -> tuple[Fraction, str] | None:
 _UNITS_RE = re.compile(r"\\(?:text|mbox|mathrm|textrm)\s*\{")
 
 
-def false_equation_in(text: str, at: int) -> str | None:
+def false_equation(text: str, at: int) -> str | None:
     """The first false plain-arithmetic equation of the reasoning `text[:at]`, as written ("74 - 14 = 48"), or None.
 
     Plain text: an `=` whose left side is a whole plain-arithmetic expression (not the tail of algebra such as
@@ -324,7 +324,6 @@ _LATEX_OPERATORS = {"\\cdot": "*", "\\times": "*", "\\div": "/", "\\left": "", "
 _LATEX_FRACTIONS = ("\\frac", "\\dfrac", "\\tfrac")
 _LATEX_SPACING = ("\\,", "\\!", "\\;", "\\:", "\\ ")
 _MAX_LATEX_CHARS = 300  # a line of arithmetic; longer is not what we read without sympy
-_MAX_POWER_BITS = 4096  # 2^4096 is plenty for competition arithmetic, and evaluates at once
 
 
 def latex_arithmetic_value(latex: str) -> Fraction | None:
@@ -337,7 +336,7 @@ def latex_arithmetic_value(latex: str) -> Fraction | None:
     if python is None:
         return None
     try:
-        return _exact(ast.parse(python, mode="eval").body)
+        return exact_value(ast.parse(python, mode="eval").body, powers=True)
     except (SyntaxError, ValueError, ZeroDivisionError, RecursionError, OverflowError):
         return None
 
@@ -413,35 +412,12 @@ def _arguments(latex: str, i: int, count: int) -> tuple[list[str] | None, int]:
         if i >= len(latex):
             return None, i
         if latex[i] == "{":
-            depth, j = 0, i
-            while j < len(latex):
-                depth += {"{": 1, "}": -1}.get(latex[j], 0)
-                if depth == 0:
-                    break
-                j += 1
-            if depth:
+            end = group_end(latex, i)
+            if end is None:
                 return None, i
-            args.append(latex[i + 1 : j])
-            i = j + 1
+            args.append(latex[i + 1 : end - 1])
+            i = end
         else:
             args.append(latex[i])
             i += 1
     return args, i
-
-
-def _exact(node: ast.AST) -> Fraction:
-    """The exact value of an arithmetic syntax tree; ValueError on anything else, or on a power too large."""
-    if isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(node.value, bool):
-        return Fraction(str(node.value))
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
-        value = _exact(node.operand)
-        return -value if isinstance(node.op, ast.USub) else value
-    if isinstance(node, ast.BinOp):
-        left, right = _exact(node.left), _exact(node.right)
-        if isinstance(node.op, ast.Pow):
-            if right.denominator != 1 or abs(right) * max(abs(left.numerator).bit_length(), abs(left.denominator).bit_length()) > _MAX_POWER_BITS:
-                raise ValueError("not a small integer power")
-            return left**int(right)
-        if type(node.op) in _OPS:
-            return _OPS[type(node.op)](left, right)
-    raise ValueError("not arithmetic")

@@ -33,8 +33,9 @@ done in words or in the head, from a hinted answer written after unrelated work 
 judge (`explain.reach_check: answer_gain`, algorithms/answer_gain.py). Measured on human solutions and on the same
 solutions ending in another problem's answer: benchmarks/positive_checks.py, docs/method.md.
 
-`false_equation` is the other question: does the reasoning write plain arithmetic that is false ("Raj has 74 - 14
-= 48 cookies left")? A positive that does teaches false arithmetic, whatever its answer.
+`false_equation` (computed.py: read exactly, without sympy) is the other question: does the reasoning write plain
+arithmetic that is false ("Raj has 74 - 14 = 48 cookies left")? A positive that does teaches false arithmetic,
+whatever its answer.
 
 Every sympy call goes through the verifier's sandbox (sympy_sandbox.py: a child process with a hard deadline);
 a member too long to be a step of arithmetic (MAX_MEMBER_CHARS) is not read, so a hostile try costs at most a few
@@ -44,11 +45,12 @@ bounded requests.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
+from .answers import _canonical
 from .computed import (
-    false_equation_in,
     is_computed,
     last_result,
     latex_arithmetic_value,
@@ -123,11 +125,6 @@ def reaches(reasoning: str, answer: str) -> bool:
     return reach(line, len(reasoning) + 1, answer, len(line)).reached
 
 
-def false_equation(text: str, at: int) -> str | None:
-    """The first false plain-arithmetic equation the reasoning `text[:at]` writes ("74 - 14 = 48"), or None."""
-    return false_equation_in(text, at)
-
-
 # ------------------------------------------------------------------------------------ the final statement
 
 
@@ -148,8 +145,6 @@ def bare_statement(text: str, at: int, end: int | None = None) -> bool:
 def _announced_before(reasoning: str, answer: str) -> bool:
     """The reasoning already announced the answer on its own ("The answer is 121.") before the final statement, which
     only repeats it ('So, the last line is "#### 121"'): the announcement is the statement that counts."""
-    from .answers import _canonical
-
     found = answer_sentence(reasoning)
     if found is None or not announces_only(reasoning, found[0]):
         return False
@@ -262,14 +257,10 @@ def assignments(text: str, at: int) -> dict[str, str]:
     10\\sqrt{2}$"): the last member of a chain that starts with the variable, in the variable's own `=` run. Values
     that are not closed forms are dropped by sympy (sympy_reach._given)."""
     out: dict[str, str] = {}
-    for seg in math_segments(text):
-        if seg.start >= at:
-            break
-        for statement in statements(text[seg.start : min(seg.end, at)]):
-            for run in _equal_runs(chain(statement)):
-                name = sympy_text(run[0])
-                if _VARIABLE_RE.match(name) and len(run[-1].raw) <= MAX_MEMBER_CHARS:
-                    out[name] = sympy_text(run[-1])
+    for run in _equal_runs_before(text, at):
+        name = sympy_text(run[0])
+        if _VARIABLE_RE.match(name) and len(run[-1].raw) <= MAX_MEMBER_CHARS:
+            out[name] = sympy_text(run[-1])
     return out
 
 
@@ -361,19 +352,24 @@ def equations_naming(text: str, at: int, names: list[str]) -> list[list[str]]:
     math the answer sits in counts up to the answer ("$4a = 8 \\Rightarrow a = \\boxed{2}$"). A `\\pm` gives both
     equations (`\\sin 2x = 22 \\pm 8 \\sqrt{7}`)."""
     pairs = []
+    for run in _equal_runs_before(text, at):
+        for k, member in enumerate(run):
+            if any(_names(sympy_text(member), name) for name in names):
+                for j, other in enumerate(run):
+                    if j != k and len(member.raw) + len(other.raw) <= MAX_MEMBER_CHARS:
+                        left, right = sympy_text(member), sympy_text(other)
+                        pairs += [[left.replace("\\pm", sign).replace("\\mp", sign), right.replace("\\pm", sign).replace("\\mp", sign)]
+                                  for sign in (("+", "-") if "\\pm" in left + right or "\\mp" in left + right else ("+",))]
+    return pairs[-EQUATIONS_FOR_A_VARIABLE:]
+
+
+def _equal_runs_before(text: str, at: int) -> Iterator[list[Member]]:
+    """Every `=` run of the math before `at`, in order; the math the answer sits in counts up to the answer."""
     for seg in math_segments(text):
         if seg.start >= at:
             break
         for statement in statements(text[seg.start : min(seg.end, at)]):
-            for run in _equal_runs(chain(statement)):
-                for k, member in enumerate(run):
-                    if any(_names(sympy_text(member), name) for name in names):
-                        for j, other in enumerate(run):
-                            if j != k and len(member.raw) + len(other.raw) <= MAX_MEMBER_CHARS:
-                                left, right = sympy_text(member), sympy_text(other)
-                                pairs += [[left.replace("\\pm", sign).replace("\\mp", sign), right.replace("\\pm", sign).replace("\\mp", sign)]
-                                          for sign in (("+", "-") if "\\pm" in left + right or "\\mp" in left + right else ("+",))]
-    return pairs[-EQUATIONS_FOR_A_VARIABLE:]
+            yield from _equal_runs(chain(statement))
 
 
 def _equal_runs(members: list[Member]) -> list[list[Member]]:

@@ -48,7 +48,6 @@ _STATEMENT_BREAKS = ("\\Longrightarrow", "\\Rightarrow", "\\implies", "\\iff", "
 _CONNECTIVE_RE = re.compile(r"\b(?:so|and|or|thus|hence|then|which|since|because|where|when|we|get|gives?|giving|"
                             r"implies|therefore|if|for|is|are|means|yields?|i\.e\.)\b", re.IGNORECASE)
 _TEXT_COMMAND_RE = re.compile(r"\\(?:text|textrm|textnormal|mbox|mathrm|textit|textbf)\s*\{")
-_CONTROL_WORD_RE = re.compile(r"\\[A-Za-z]+")
 _OPENING, _CLOSING = "([{", ")]}"
 _ENVIRONMENT_RE = re.compile(r"\\(begin|end)\s*\{[A-Za-z*]*\}")
 _ROW_LEAD_RE = re.compile(r"^(?:\s|&|\\q?quad\b|\\[,;:! ]|\\hline\b)*")
@@ -272,8 +271,3 @@ def line_statement(text: str, end: int) -> str:
     """The plain-text statement that ends at `end`: from the start of its line or sentence."""
     start = max(text.rfind("\n", 0, end), *(text.rfind(sep, 0, end) + 1 for sep in (". ", "! ", "? ")))
     return text[start + 1 if start >= 0 and text[start] == "\n" else max(start, 0) : end]
-
-
-def has_command(text: str) -> bool:
-    """True when the text holds any LaTeX control word."""
-    return _CONTROL_WORD_RE.search(text) is not None

@@ -244,20 +244,28 @@ def arithmetic_value(expr: str) -> Fraction | None:
     if len(expr) > 80 or not re.fullmatch(r"[\d\s.+\-*/()]+", expr):
         return None
     try:
-        tree = ast.parse(expr, mode="eval").body
-    except SyntaxError:
+        return exact_value(ast.parse(expr, mode="eval").body)
+    except (SyntaxError, ValueError, ZeroDivisionError):
         return None
 
-    def value(node: ast.AST) -> Fraction:
-        if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
-            return Fraction(str(node.value))
-        if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
-            return _OPS[type(node.op)](value(node.left), value(node.right))
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-            return -value(node.operand)
-        raise ValueError
 
-    try:
-        return value(tree)
-    except (ValueError, ZeroDivisionError):
-        return None
+MAX_POWER_BITS = 4096  # 2^4096 is plenty for competition arithmetic, and evaluates at once
+
+
+def exact_value(node: ast.AST, powers: bool = False) -> Fraction:
+    """The exact value of an arithmetic syntax tree (numbers, + - * /, unary minus); ValueError on anything else.
+    `powers`: also a unary plus and `**` by an integer small enough to evaluate at once (LaTeX arithmetic)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(node.value, bool):
+        return Fraction(str(node.value))
+    if isinstance(node, ast.UnaryOp) and (isinstance(node.op, ast.USub) or (powers and isinstance(node.op, ast.UAdd))):
+        value = exact_value(node.operand, powers)
+        return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+        return _OPS[type(node.op)](exact_value(node.left, powers), exact_value(node.right, powers))
+    if powers and isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+        left, right = exact_value(node.left, powers), exact_value(node.right, powers)
+        bits = max(abs(left.numerator).bit_length(), abs(left.denominator).bit_length())
+        if right.denominator != 1 or abs(right) * bits > MAX_POWER_BITS:
+            raise ValueError("not a small integer power")
+        return left ** int(right)
+    raise ValueError("not arithmetic")

@@ -126,19 +126,18 @@ class AnswerFormat:
         a second answer, chatter) is dropped: the target ends where the answer is stated."""
         found = self.find(text, context)
         if found is None or not found.text:
-            return f"{text.rstrip()}\n{self.final_line(answer)}" if text.strip() else self.final_line(answer)
-        if not self.own_style:
-            before = text[: sentence_start(text, found.start)].rstrip()
-            return f"{before}\n{self.final_line(answer)}" if before else self.final_line(answer)
-        end = statement_end(text, found.start, found.end)
-        if found.style == self.own_style:
+            return self._then_final_line(text, answer)
+        if self.own_style and found.style == self.own_style:
             written = text[found.start : found.end]
             body = written if found.text == answer and self.keeps_written(written) else self.in_place(answer)
-            return (text[: found.start] + body + text[found.end : end]).rstrip()
-        if announces_only(text, found.start):  # "The answer is 7." is a wrapper of its own: the final line replaces it
-            before = text[: sentence_start(text, found.start)].rstrip()
-            return f"{before}\n{self.final_line(answer)}" if before else self.final_line(answer)
-        return f"{text[:end].rstrip()}\n{self.final_line(answer)}"
+            return (text[: found.start] + body + text[found.end : statement_end(text, found.start, found.end)]).rstrip()
+        if not self.own_style or announces_only(text, found.start):  # "The answer is 7." is a wrapper of its own
+            return self._then_final_line(text[: sentence_start(text, found.start)], answer)
+        return self._then_final_line(text[: statement_end(text, found.start, found.end)], answer)
+
+    def _then_final_line(self, before: str, answer: str) -> str:
+        before = before.rstrip()
+        return f"{before}\n{self.final_line(answer)}" if before else self.final_line(answer)
 
     def render_question(self, question: str, context: Context, layout: Mapping[str, str]) -> str:
         """The question as P(q) and P_x show it: what the model must see of the row besides its question text (a

@@ -11,15 +11,11 @@ from expo_lite.models.loader import load_model
 from expo_lite.run.rundir import create_run_dir
 
 
-def test_merge_gives_the_adapted_model(tiny_llama, tmp_path):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    cfg = load_config(None, [f"model.name={tiny_llama}", "model.backend=hf", "model.load_in_4bit=false",
-                             f"train.output_dir={tmp_path}", "train.run_name=r", "lora.r=4"])
-    run = create_run_dir(cfg)
-    model, tokenizer = load_model(cfg)
+def save_a_trained_looking_adapter(model, tokenizer, run):
+    """Give LoRA's B matrices weights (they start at zero, which would merge into nothing), save the adapter in the
+    run, and return (input ids, the adapted model's logits on them)."""
     torch.manual_seed(0)
-    with torch.no_grad():  # a trained-looking adapter: LoRA B starts at zero, so give it weights
+    with torch.no_grad():
         for name, p in model.named_parameters():
             if "lora_B" in name:
                 p.normal_(0, 0.5)
@@ -27,9 +23,19 @@ def test_merge_gives_the_adapted_model(tiny_llama, tmp_path):
     ids = tokenizer(["a b c d e"], return_tensors="pt")["input_ids"]
     model.eval()
     with torch.no_grad():
-        adapted = model(input_ids=ids).logits
-        with model.disable_adapter():
-            base = model(input_ids=ids).logits
+        return ids, model(input_ids=ids).logits
+
+
+def test_merge_gives_the_adapted_model(tiny_llama, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    cfg = load_config(None, [f"model.name={tiny_llama}", "model.backend=hf", "model.load_in_4bit=false",
+                             f"train.output_dir={tmp_path}", "train.run_name=r", "lora.r=4"])
+    run = create_run_dir(cfg)
+    model, tokenizer = load_model(cfg)
+    ids, adapted = save_a_trained_looking_adapter(model, tokenizer, run)
+    with torch.no_grad(), model.disable_adapter():
+        base = model(input_ids=ids).logits
     assert (adapted - base).abs().max() > 1e-2  # the adapter really changes the output
 
     result = CliRunner().invoke(app, ["merge", str(run.path), "--dtype", "float32"])
@@ -61,16 +67,7 @@ def test_merge_from_a_base_shipped_in_4bit_gives_a_16bit_model_that_computes_wha
     run = create_run_dir(cfg)
     model, tokenizer = load_model(cfg)
     assert "Linear4bit" in type(model.base_model.model.model.layers[0].self_attn.q_proj.base_layer).__name__
-    torch.manual_seed(0)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "lora_B" in name:
-                p.normal_(0, 0.5)
-    model.save_pretrained(str(run.adapter_path))
-    ids = tokenizer(["a b c d e"], return_tensors="pt")["input_ids"]
-    model.eval()
-    with torch.no_grad():
-        adapted = model(input_ids=ids).logits
+    ids, adapted = save_a_trained_looking_adapter(model, tokenizer, run)
 
     result = CliRunner().invoke(app, ["merge", str(run.path), "--dtype", "float32"])
     assert result.exit_code == 0, result.output

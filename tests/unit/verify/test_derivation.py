@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from expo_lite.verify.derivation import false_equation, final_chain, reach
+from expo_lite.verify.computed import false_equation
+from expo_lite.verify.derivation import final_chain, reach
 from expo_lite.verify.extraction import find_final_answer
 
 
